@@ -1,0 +1,53 @@
+"""Keras 3 on the TensorFlow backend, imported once and quietly.
+
+Importing TensorFlow prints CUDA-stub, oneDNN and CPU-feature notices from
+C++ straight to file descriptor 2, before absl's logging is configured, and
+the first device use on a machine without a GPU logs a ``cuInit`` error, so
+``TF_CPP_MIN_LOG_LEVEL`` alone cannot hide all of them. This module is the one
+place that deals with it: it sets the environment (without overriding a value
+the user chose) and silences file descriptor 2 only for the duration of the
+first import. Python exceptions raised by the import still propagate.
+
+Use ``from aesearch_utils.backend import keras`` wherever Keras is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    try:
+        stderr_fd = sys.__stderr__.fileno() if sys.__stderr__ else 2
+        saved_fd = os.dup(stderr_fd)
+    except (OSError, ValueError):  # no real stderr (some embedded interpreters)
+        yield
+        return
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), stderr_fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved_fd, stderr_fd)
+            os.close(saved_fd)
+
+
+with _native_stderr_silenced():
+    import keras
+    import tensorflow as tf
+
+    # Listing devices initialises the CUDA stub now, while its "no driver"
+    # notice is still silenced, instead of at the first model call.
+    tf.config.list_physical_devices()
+
+tf.get_logger().setLevel("ERROR")
+
+__all__ = ["keras", "tf"]

@@ -1,0 +1,27 @@
+"""Datasets: loading (offline first, Keras download as fallback), caching, preprocessing."""
+
+from aesearch_utils.data.dataset import DATASETS, Dataset, DatasetSpec, dataset_spec
+from aesearch_utils.data.image_folder import load_image_folder
+from aesearch_utils.data.loading import load_dataset
+from aesearch_utils.data.noise import NOISE_KINDS, add_noise
+from aesearch_utils.data.preprocessing import (
+    sample_indices,
+    subset,
+    to_float32,
+    train_validation_split,
+)
+
+__all__ = [
+    "DATASETS",
+    "NOISE_KINDS",
+    "Dataset",
+    "DatasetSpec",
+    "add_noise",
+    "dataset_spec",
+    "load_dataset",
+    "load_image_folder",
+    "sample_indices",
+    "subset",
+    "to_float32",
+    "train_validation_split",
+]
