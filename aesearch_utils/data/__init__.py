@@ -10,6 +10,7 @@ from aesearch_utils.data.preprocessing import (
     to_float32,
     train_validation_split,
 )
+from aesearch_utils.data.statistics import channel_mean_std, class_counts, pixel_histogram
 
 __all__ = [
     "DATASETS",
@@ -17,9 +18,12 @@ __all__ = [
     "Dataset",
     "DatasetSpec",
     "add_noise",
+    "channel_mean_std",
+    "class_counts",
     "dataset_spec",
     "load_dataset",
     "load_image_folder",
+    "pixel_histogram",
     "sample_indices",
     "subset",
     "to_float32",

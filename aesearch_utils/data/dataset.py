@@ -97,6 +97,8 @@ class DatasetSpec:
     """Sub-folders of the data directory that may hold its files (Keras' names first)."""
     keras_module: str
     """The ``keras.datasets`` module that downloads it."""
+    sizes: tuple[int, int]
+    """Images in the standard train and test splits."""
     file_formats: tuple[str, ...]
     """Formats looked for on disk, in order: idx, cifar_batches, npz, image_folder."""
 
@@ -115,23 +117,31 @@ DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
         DatasetSpec(
-            "mnist", (28, 28, 1), DIGITS, ("mnist",), "mnist", ("idx", "npz", "image_folder")
+            name="mnist",
+            image_shape=(28, 28, 1),
+            class_names=DIGITS,
+            folder_names=("mnist",),
+            keras_module="mnist",
+            sizes=(60_000, 10_000),
+            file_formats=("idx", "npz", "image_folder"),
         ),
         DatasetSpec(
-            "fashion_mnist",
-            (28, 28, 1),
-            FASHION_CLASSES,
-            ("fashion-mnist", "fashion_mnist"),
-            "fashion_mnist",
-            ("idx", "npz", "image_folder"),
+            name="fashion_mnist",
+            image_shape=(28, 28, 1),
+            class_names=FASHION_CLASSES,
+            folder_names=("fashion-mnist", "fashion_mnist"),
+            keras_module="fashion_mnist",
+            sizes=(60_000, 10_000),
+            file_formats=("idx", "npz", "image_folder"),
         ),
         DatasetSpec(
-            "cifar10",
-            (32, 32, 3),
-            CIFAR10_CLASSES,
-            ("cifar10", "cifar-10"),
-            "cifar10",
-            ("cifar_batches", "npz", "image_folder"),
+            name="cifar10",
+            image_shape=(32, 32, 3),
+            class_names=CIFAR10_CLASSES,
+            folder_names=("cifar10", "cifar-10"),
+            keras_module="cifar10",
+            sizes=(50_000, 10_000),
+            file_formats=("cifar_batches", "npz", "image_folder"),
         ),
     )
 }

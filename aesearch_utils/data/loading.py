@@ -34,6 +34,7 @@ from aesearch_utils.data.image_folder import SPLITS, is_archive, load_image_fold
 from aesearch_utils.errors import CorruptDataError, DataNotFoundError
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+IMAGE_FOLDER_ORDER_SEED = 0
 
 IDX_FILES = {
     "x_train": ("train-images-idx3-ubyte", IMAGES_MAGIC),
@@ -49,7 +50,7 @@ class LocalSource:
 
     description: str
     files: tuple[Path, ...]
-    read: Callable[[], Arrays | Dataset]
+    read: Callable[[], Arrays]
 
 
 def load_dataset(
@@ -171,8 +172,25 @@ def _find_image_folder(
             return None
         tree, files = archives[0], (archives[0],)
 
-    def read() -> Dataset:
-        return load_image_folder(tree, class_names=spec.class_names, name=spec.name)
+    def read() -> Arrays:
+        dataset = load_image_folder(tree, class_names=spec.class_names, name=spec.name)
+        if dataset.y_train is None or dataset.y_test is None:
+            raise CorruptDataError(
+                f"{tree}: {spec.name} images must sit in train/<class>/ and test/<class>/ "
+                f"folders named {', '.join(spec.class_names)}"
+            )
+        # Folders list images class by class. Mix them once, with a fixed seed, as
+        # the original files are mixed: Keras' validation_split takes the *last*
+        # images, which would otherwise all be of the last class.
+        rng = np.random.default_rng(IMAGE_FOLDER_ORDER_SEED)
+        train_order = rng.permutation(len(dataset.x_train))
+        test_order = rng.permutation(len(dataset.x_test))
+        return (
+            dataset.x_train[train_order],
+            dataset.y_train[train_order],
+            dataset.x_test[test_order],
+            dataset.y_test[test_order],
+        )
 
     return LocalSource(f"image files in {tree}", files, read)
 
@@ -227,12 +245,8 @@ def _download(spec: DatasetSpec, data_dir: Path, looked_for: list[str], allowed:
     return x_train, y_train, x_test, y_test
 
 
-def _as_dataset(spec: DatasetSpec, loaded: Arrays | Dataset, source: str) -> Dataset:
-    if isinstance(loaded, Dataset):
-        x_train, y_train = loaded.x_train, loaded.y_train
-        x_test, y_test = loaded.x_test, loaded.y_test
-    else:
-        x_train, y_train, x_test, y_test = loaded
+def _as_dataset(spec: DatasetSpec, loaded: Arrays, source: str) -> Dataset:
+    x_train, y_train, x_test, y_test = loaded
     x_train, x_test = (images[..., np.newaxis] if images.ndim == 3 else images
                        for images in (x_train, x_test))  # fmt: skip
     for split, images in (("train", x_train), ("test", x_test)):
@@ -248,9 +262,9 @@ def _as_dataset(spec: DatasetSpec, loaded: Arrays | Dataset, source: str) -> Dat
     return Dataset(
         name=spec.name,
         x_train=x_train,
-        y_train=None if y_train is None else np.asarray(y_train, dtype=np.int64).reshape(-1),
+        y_train=np.asarray(y_train, dtype=np.int64).reshape(-1),
         x_test=x_test,
-        y_test=None if y_test is None else np.asarray(y_test, dtype=np.int64).reshape(-1),
+        y_test=np.asarray(y_test, dtype=np.int64).reshape(-1),
         class_names=spec.class_names,
         source=source,
     )
