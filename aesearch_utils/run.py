@@ -103,6 +103,10 @@ def execute_notebook(notebook: Path, executed_copy: Path, parameters: dict[str, 
                 error=f"{failure.ename}: {failure.evalue}",
                 executed_copy=executed_copy,
             ) from None
+        finally:
+            # nbclient only shuts down kernels it started itself
+            if kernel.has_kernel:
+                kernel.shutdown_kernel(now=True)
     return time.perf_counter() - start
 
 

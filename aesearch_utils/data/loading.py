@@ -118,7 +118,8 @@ def find_local_source(spec: DatasetSpec, data_dir: Path) -> tuple[LocalSource | 
 
 
 def _find_idx(spec: DatasetSpec, folder: Path, looked_for: list[str]) -> LocalSource | None:
-    looked_for.append(f"{folder}/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte[.gz]")
+    names = ", ".join(f"{stem}[.gz]" for stem, _ in IDX_FILES.values())
+    looked_for.append(f"{folder}/: {names}")
     paths = {}
     for role, (stem, _) in IDX_FILES.items():
         candidates = [folder / f"{stem}.gz", folder / stem]
@@ -205,16 +206,17 @@ _OWN_FOLDER_ONLY = {"idx", "image_folder"}
 
 
 def _read_npz(path: Path) -> Arrays:
+    keys = ("x_train", "y_train", "x_test", "y_test")
     try:
         with np.load(path, allow_pickle=False) as stored:
-            x_train, y_train, x_test, y_test = (
-                stored[key] for key in ("x_train", "y_train", "x_test", "y_test")
-            )
+            missing = [key for key in keys if key not in stored.files]
+            if missing:
+                raise CorruptDataError(
+                    f"{path}: missing array(s) {', '.join(missing)}; a dataset .npz holds "
+                    f"{', '.join(keys)}"
+                )
+            x_train, y_train, x_test, y_test = (stored[key] for key in keys)
             return x_train, y_train, x_test, y_test
-    except KeyError as error:
-        raise CorruptDataError(
-            f"{path}: missing array {error}; expected x_train, y_train, x_test, y_test"
-        ) from None
     except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
         raise CorruptDataError(f"{path}: not a readable .npz file ({error})") from None
 

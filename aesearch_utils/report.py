@@ -1,0 +1,127 @@
+"""Markdown tables for the README, generated from the results files.
+
+The README marks each generated table with ``<!-- table:NAME -->`` ...
+``<!-- /table -->``; ``python -m aesearch_utils.report`` rewrites what lies
+between the marks from ``results/``, and ``--check`` only reports whether the
+README is up to date (a test runs that check), so no number in the README is
+typed by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aesearch_utils import config
+from aesearch_utils.data.dataset import DATASETS
+from aesearch_utils.errors import UnknownNameError
+from aesearch_utils.io import write_atomically
+
+_TABLE = re.compile(r"(<!-- table:(?P<name>[a-z_]+) -->\n).*?(<!-- /table -->)", re.DOTALL)
+
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _read(results_dir: Path, file_name: str) -> dict[str, Any]:
+    return json.loads((results_dir / file_name).read_text(encoding="utf-8"))
+
+
+def _catalogue_order(per_dataset: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Datasets in the catalogue's order (MNIST, Fashion-MNIST, CIFAR-10), others after."""
+    order = list(DATASETS)
+    return sorted(
+        per_dataset.items(),
+        key=lambda item: (order.index(item[0]) if item[0] in order else len(order), item[0]),
+    )
+
+
+def datasets_table(results_dir: Path) -> str:
+    summary = _read(results_dir, "01_datasets.json")
+    rows = [
+        [
+            name,
+            f"{info['train_images']:,} / {info['test_images']:,}",
+            "x".join(str(size) for size in info["image_shape"]),
+            f"{min(info['train_class_counts']):,} to {max(info['train_class_counts']):,}",
+            " ".join(f"{value:.4f}" for value in info["train_pixel_mean"]),
+            " ".join(f"{value:.4f}" for value in info["train_pixel_std"]),
+        ]
+        for name, info in _catalogue_order(summary)
+    ]
+    header = ["dataset", "train / test", "image", "train images per class", "pixel mean", "std"]
+    return markdown_table(header, rows)
+
+
+def data_loading_table(results_dir: Path) -> str:
+    measured = _read(results_dir, "data_loading.json")
+    machine = measured["machine"]
+    rows = [
+        [
+            name,
+            info["source"],
+            f"{info['first_load_s']:.2f} s",
+            f"{info['cached_load_median_s']:.2f} s",
+        ]
+        for name, info in _catalogue_order(measured["datasets"])
+    ]
+    table = markdown_table(["dataset", "read from", "first load", "cached load (median)"], rows)
+    return table + f"\nMeasured on {machine['cpus']} CPU cores ({machine['processor']}).\n"
+
+
+def notebook_times_table(results_dir: Path) -> str:
+    times = _read(results_dir, "notebook_times.json")
+    return markdown_table(
+        ["notebook", "wall time (full profile)"],
+        [[name, f"{seconds:.0f} s"] for name, seconds in sorted(times.items())],
+    )
+
+
+TABLES: dict[str, Callable[[Path], str]] = {
+    "datasets": datasets_table,
+    "data_loading": data_loading_table,
+    "notebook_times": notebook_times_table,
+}
+
+
+def render_readme(text: str, results_dir: Path) -> str:
+    """``text`` with every marked table regenerated from ``results_dir``."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match["name"]
+        if name not in TABLES:
+            raise UnknownNameError("README table", name, TABLES)
+        return match.group(1) + TABLES[name](results_dir) + match.group(3)
+
+    return _TABLE.sub(replace, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m aesearch_utils.report")
+    parser.add_argument("--check", action="store_true", help="only report whether it is stale")
+    arguments = parser.parse_args(argv)
+    root = config.project_root()
+    readme = root / "README.md"
+    current = readme.read_text(encoding="utf-8")
+    updated = render_readme(current, root / "results")
+    if arguments.check:
+        if updated != current:
+            print("README.md tables are stale: run `make readme`", file=sys.stderr)
+            return 1
+        return 0
+    if updated != current:
+        write_atomically(readme, lambda temporary: temporary.write_text(updated, encoding="utf-8"))
+        print("README.md tables updated from results/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

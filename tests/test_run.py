@@ -1,0 +1,67 @@
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from aesearch_utils import run
+from aesearch_utils.errors import UnknownNameError
+
+
+def write_notebook(path, *sources):
+    notebook = new_notebook()
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    parameters = new_code_cell('PROFILE = "full"\nOUTPUT_DIR = ""')
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters, *(new_code_cell(source) for source in sources)]
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_select_by_number_or_name(tmp_path):
+    notebooks = [tmp_path / "01_a.ipynb", tmp_path / "02_b.ipynb", tmp_path / "03_c.ipynb"]
+    assert run.select_notebooks(notebooks, []) == notebooks
+    assert run.select_notebooks(notebooks, ["03", "01_a"]) == [notebooks[0], notebooks[2]]
+    with pytest.raises(UnknownNameError, match=r"unknown notebook '7'.*01_a, 02_b, 03_c"):
+        run.select_notebooks(notebooks, ["7"])
+
+
+def test_runs_in_order_records_times_and_passes_the_profile(tmp_path, capsys):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    write_notebook(notebooks / "01_first.ipynb", "assert PROFILE == 'smoke'")
+    write_notebook(notebooks / "02_second.ipynb", "print(OUTPUT_DIR)")
+    output = tmp_path / "out"
+
+    times = run.run("smoke", output_dir=output, notebooks_dir=notebooks)
+
+    assert list(times) == ["01_first", "02_second"]
+    assert json.loads((output / "results" / "notebook_times.json").read_text()).keys() == {
+        "01_first",
+        "02_second",
+    }
+    executed = nbformat.read(output / "notebooks" / "02_second.ipynb", as_version=4)
+    assert str(output) in executed.cells[-1].outputs[0].text
+    printed = capsys.readouterr().out
+    assert "[1/2] 01_first (smoke)" in printed and "[2/2] 02_second" in printed
+
+
+def test_a_failing_notebook_names_its_cell_and_stops_the_run(tmp_path, monkeypatch, capsys):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    write_notebook(notebooks / "01_ok.ipynb", "x = 1", "y = x / 0  # the bad line")
+    write_notebook(notebooks / "02_never.ipynb", "pass")
+    monkeypatch.setattr(run.config, "notebooks_dir", lambda: notebooks)
+
+    status = run.main(["--profile", "smoke", "--output-dir", str(tmp_path / "out")])
+
+    assert status == 1
+    error = capsys.readouterr().err
+    # In [4] in the executed copy: papermill's injected-parameters cell runs second
+    assert "01_ok failed in cell In [4]" in error
+    assert "'y = x / 0  # the bad line'" in error and "ZeroDivisionError" in error
+    assert not (tmp_path / "out" / "notebooks" / "02_never.ipynb").exists()
