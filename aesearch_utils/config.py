@@ -13,6 +13,11 @@ code points at a machine-specific path:
     next to this package, or the current folder for a non-editable install).
 ``AESEARCH_OFFLINE``
     Set to ``1`` to never try a download.
+
+A relative ``AESEARCH_DATA_DIR`` or ``AESEARCH_CACHE_DIR`` is taken relative to
+the project root, not to the current folder: notebook kernels run inside
+``notebooks/``, and the setting must mean the same folder there as in a shell
+at the root.
 """
 
 from __future__ import annotations
@@ -26,9 +31,14 @@ HOME_VARIABLE = "AESEARCH_HOME"
 OFFLINE_VARIABLE = "AESEARCH_OFFLINE"
 
 
-def _path_from_environment(variable: str) -> Path | None:
+def _path_from_environment(variable: str, relative_to: Path | None = None) -> Path | None:
     value = os.environ.get(variable, "").strip()
-    return Path(value).expanduser().resolve() if value else None
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if relative_to is not None and not path.is_absolute():
+        path = relative_to / path
+    return path.resolve()
 
 
 def project_root() -> Path:
@@ -44,12 +54,14 @@ def project_root() -> Path:
 
 def data_dir() -> Path:
     """The folder searched for dataset files."""
-    return _path_from_environment(DATA_DIR_VARIABLE) or project_root() / "data"
+    root = project_root()
+    return _path_from_environment(DATA_DIR_VARIABLE, root) or root / "data"
 
 
 def cache_dir() -> Path:
     """The folder for decoded dataset arrays."""
-    return _path_from_environment(CACHE_DIR_VARIABLE) or project_root() / "data" / "cache"
+    root = project_root()
+    return _path_from_environment(CACHE_DIR_VARIABLE, root) or root / "data" / "cache"
 
 
 def notebooks_dir() -> Path:
