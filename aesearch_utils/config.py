@@ -29,6 +29,8 @@ DATA_DIR_VARIABLE = "AESEARCH_DATA_DIR"
 CACHE_DIR_VARIABLE = "AESEARCH_CACHE_DIR"
 HOME_VARIABLE = "AESEARCH_HOME"
 OFFLINE_VARIABLE = "AESEARCH_OFFLINE"
+HEADLESS_VARIABLE = "AESEARCH_HEADLESS"
+"""Set to ``1`` by the runner: notebooks print concise logs instead of progress bars."""
 
 
 def _path_from_environment(variable: str, relative_to: Path | None = None) -> Path | None:
@@ -67,6 +69,11 @@ def cache_dir() -> Path:
 def notebooks_dir() -> Path:
     """The folder of the numbered notebooks."""
     return project_root() / "notebooks"
+
+
+def is_headless() -> bool:
+    """True inside notebooks executed by the runner (no one watches a progress bar)."""
+    return os.environ.get(HEADLESS_VARIABLE) == "1"
 
 
 def downloads_allowed() -> bool:

@@ -4,6 +4,8 @@ Every notebook's ``parameters`` cell holds the full profile's values. The smoke
 profile overrides a few of them (fewer images, fewer epochs) so that CI can
 execute every notebook in minutes; it writes into ``build/smoke/`` so that
 running the tests never touches the committed ``figures/`` and ``results/``.
+The full profile may run a notebook several times, once per variant (for
+example once per dataset), to fill the results tables.
 """
 
 from __future__ import annotations
@@ -17,10 +19,26 @@ from aesearch_utils.errors import UnknownNameError
 
 PROFILES = ("full", "smoke")
 
+_SMALL_TRAINING = {"TRAIN_SIZE": 2000, "TEST_SIZE": 500, "EPOCHS": 2}
 SMOKE_OVERRIDES: dict[str, dict[str, Any]] = {
     "01_data_and_sanity_checks": {"SAMPLES_SHOWN": 16},
+    "02_dense_autoencoder": {**_SMALL_TRAINING, "DATASET": "mnist"},
+    "03_conv_upsampling_autoencoder": {**_SMALL_TRAINING, "DATASET": "fashion_mnist"},
+    "04_conv_transpose_autoencoder": {**_SMALL_TRAINING, "DATASET": "mnist"},
+    "05_hybrid_conv_fc_autoencoders": {**_SMALL_TRAINING, "DATASET": "fashion_mnist"},
+    "06_denoising_autoencoder": {**_SMALL_TRAINING, "DATASET": "mnist"},
 }
 """Per notebook (file name without ``.ipynb``): the parameters the smoke profile changes."""
+
+_BOTH_MNISTS = [{"DATASET": "mnist"}, {"DATASET": "fashion_mnist"}]
+FULL_VARIANTS: dict[str, list[dict[str, Any]]] = {
+    "02_dense_autoencoder": _BOTH_MNISTS,
+    "03_conv_upsampling_autoencoder": _BOTH_MNISTS,
+    "04_conv_transpose_autoencoder": _BOTH_MNISTS,
+    "05_hybrid_conv_fc_autoencoders": _BOTH_MNISTS,
+    "06_denoising_autoencoder": _BOTH_MNISTS,
+}
+"""Per notebook: the parameter sets the full profile runs it with (default: one run)."""
 
 
 @dataclass(frozen=True)
@@ -57,8 +75,29 @@ def output_dirs(profile: str, output_dir: str | Path = "") -> OutputDirs:
     return dirs
 
 
-def notebook_parameters(notebook: str, profile: str, output_dir: str | Path = "") -> dict[str, Any]:
-    """The parameters papermill injects into ``notebook`` for ``profile``."""
+@dataclass(frozen=True)
+class NotebookRun:
+    """One execution of a notebook: its parameters, and a label for its variant."""
+
+    notebook: str
+    label: str
+    parameters: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        """``02_dense_autoencoder`` or, for a variant, ``02_dense_autoencoder-mnist``."""
+        return f"{self.notebook}-{self.label}" if self.label else self.notebook
+
+
+def notebook_runs(notebook: str, profile: str, output_dir: str | Path = "") -> list[NotebookRun]:
+    """The runs of ``notebook`` in ``profile``, with the parameters papermill injects."""
     check_profile(profile)
-    overrides = SMOKE_OVERRIDES.get(notebook, {}) if profile == "smoke" else {}
-    return {"PROFILE": profile, "OUTPUT_DIR": str(output_dir), **overrides}
+    base = {"PROFILE": profile, "OUTPUT_DIR": str(output_dir)}
+    if profile == "smoke":
+        return [NotebookRun(notebook, "", {**base, **SMOKE_OVERRIDES.get(notebook, {})})]
+    return [
+        NotebookRun(
+            notebook, "-".join(str(value) for value in variant.values()), {**base, **variant}
+        )
+        for variant in FULL_VARIANTS.get(notebook, [{}])
+    ]

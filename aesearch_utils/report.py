@@ -17,10 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from aesearch_utils import config
 from aesearch_utils.data.dataset import DATASETS
 from aesearch_utils.errors import UnknownNameError
 from aesearch_utils.io import write_atomically
+from aesearch_utils.seed_reports import reported
 
 _TABLE = re.compile(r"(<!-- table:(?P<name>[a-z_]+) -->\n).*?(<!-- /table -->)", re.DOTALL)
 
@@ -85,7 +88,44 @@ def notebook_times_table(results_dir: Path) -> str:
     )
 
 
+def autoencoders_table(results_dir: Path) -> str:
+    """Our train/test MSE beside the seed reports' training MSE, per model and dataset."""
+    table = pd.read_csv(results_dir / "autoencoders.csv")
+    table = table[table["noise"] == "none"]
+    order = {name: index for index, name in enumerate(DATASETS)}
+    table = table.assign(_order=table["dataset"].map(order)).sort_values(["_order", "model"])
+
+    def quoted(model: str, source: str, dataset: str) -> str:
+        value = reported(model, source, dataset)
+        return "" if value is None else f"{value:g}"
+
+    rows = [
+        [
+            row.model,
+            row.dataset,
+            row.latent_dim,
+            f"{row.parameters:,}",
+            row.epochs_run,
+            f"{row.seconds_per_epoch:.1f}",
+            f"{row.train_mse:.4f}",
+            f"{row.test_mse:.4f}",
+            quoted(row.model, "report A", row.dataset),
+            quoted(row.model, "report B", row.dataset),
+            quoted(row.model, "them", row.dataset),
+            f"{row.precision_at_10:.3f}",
+            row.dead_latent_dims,
+        ]
+        for row in table.itertuples()
+    ]
+    header = [
+        "model", "dataset", "latent", "parameters", "epochs", "s/epoch", "train MSE",
+        "test MSE", "report A (train)", "report B (train)", "them (train)", "P@10", "dead dims",
+    ]  # fmt: skip
+    return markdown_table(header, rows)
+
+
 TABLES: dict[str, Callable[[Path], str]] = {
+    "autoencoders": autoencoders_table,
     "datasets": datasets_table,
     "data_loading": data_loading_table,
     "notebook_times": notebook_times_table,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -25,7 +26,7 @@ from pathlib import Path
 from aesearch_utils import config
 from aesearch_utils.errors import AesearchError, UnknownNameError
 from aesearch_utils.io import write_json
-from aesearch_utils.profiles import PROFILES, notebook_parameters, output_dirs
+from aesearch_utils.profiles import PROFILES, notebook_runs, output_dirs
 
 KERNEL_NAME = "python3"
 TIMES_FILE = "notebook_times.json"
@@ -128,15 +129,18 @@ def run(
         else config.project_root() / "build" / profile / "notebooks"
     )
     times_path = outputs.results / TIMES_FILE
+    runs = [
+        (notebook, run)
+        for notebook in notebooks
+        for run in notebook_runs(notebook.stem, profile, output_dir)
+    ]
+    # kernels inherit this: training logs one line per epoch instead of a progress bar
+    os.environ[config.HEADLESS_VARIABLE] = "1"
     times: dict[str, float] = {}
-    for position, notebook in enumerate(notebooks, start=1):
-        print(f"[{position}/{len(notebooks)}] {notebook.stem} ({profile}) ...", flush=True)
-        seconds = execute_notebook(
-            notebook,
-            executed_dir / notebook.name,
-            notebook_parameters(notebook.stem, profile, output_dir),
-        )
-        times[notebook.stem] = round(seconds, 1)
+    for position, (notebook, run) in enumerate(runs, start=1):
+        print(f"[{position}/{len(runs)}] {run.name} ({profile}) ...", flush=True)
+        seconds = execute_notebook(notebook, executed_dir / f"{run.name}.ipynb", run.parameters)
+        times[run.name] = round(seconds, 1)
         print(f"    done in {seconds:.1f} s", flush=True)
         write_json(times_path, {**_read_times(times_path), **times})
     return times

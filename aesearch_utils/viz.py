@@ -96,3 +96,95 @@ def plot_pixel_histograms(datasets: Sequence[Dataset]) -> Figure:
         axis.legend(fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def plot_history(history: dict[str, list[float]], title: str = "") -> Figure:
+    """Training and validation loss per epoch (log scale)."""
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    for name, values in history.items():
+        axis.plot(np.arange(1, len(values) + 1), values, marker="o", label=name)
+    axis.set_yscale("log")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("loss")
+    axis.set_title(title)
+    axis.legend()
+    figure.tight_layout()
+    return figure
+
+
+def plot_image_rows(rows: dict[str, np.ndarray], cell_size: float = 1.2) -> Figure:
+    """Rows of images with a label each, e.g. ``{"original": x, "reconstruction": y}``."""
+    columns = max(len(images) for images in rows.values())
+    figure, axes = plt.subplots(
+        len(rows), columns, figsize=(columns * cell_size, len(rows) * cell_size), squeeze=False
+    )
+    for axes_row, (label, images) in zip(axes, rows.items(), strict=True):
+        for index, axis in enumerate(axes_row):
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if index < len(images):
+                _show(axis, images[index])
+            else:
+                axis.axis("off")
+        axes_row[0].set_ylabel(label, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def plot_retrievals(
+    queries: np.ndarray,
+    query_labels: np.ndarray,
+    gallery: np.ndarray,
+    gallery_labels: np.ndarray,
+    neighbours: np.ndarray,
+    class_names: Sequence[str],
+    cell_size: float = 1.1,
+) -> Figure:
+    """One row per query: the query, then its nearest gallery images in order.
+
+    A result's title is green when its class matches the query's, red otherwise.
+    """
+    rows, k = neighbours.shape
+    figure, axes = plt.subplots(
+        rows, k + 1, figsize=((k + 1) * cell_size, rows * (cell_size + 0.2)), squeeze=False
+    )
+    for row in range(rows):
+        _show(axes[row, 0], queries[row])
+        axes[row, 0].set_title(f"query: {class_names[query_labels[row]]}", fontsize=7)
+        for rank, index in enumerate(neighbours[row], start=1):
+            axis = axes[row, rank]
+            _show(axis, gallery[index])
+            match = gallery_labels[index] == query_labels[row]
+            axis.set_title(
+                f"{rank}. {class_names[gallery_labels[index]]}",
+                fontsize=7,
+                color="tab:green" if match else "tab:red",
+            )
+    for axis in axes.flat:
+        axis.set_xticks([])
+        axis.set_yticks([])
+    figure.tight_layout()
+    return figure
+
+
+def plot_curves(
+    x: Sequence[float], curves: dict[str, Sequence[float]], xlabel: str, ylabel: str
+) -> Figure:
+    """Several named curves over the same x values."""
+    figure, axis = plt.subplots(figsize=(6, 3.8))
+    for label, values in curves.items():
+        axis.plot(x, values, marker="o", label=label)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    return figure
+
+
+def _show(axis, image: np.ndarray) -> None:
+    maximum = 255 if image.dtype == np.uint8 else 1
+    if image.shape[-1] == 1:
+        axis.imshow(image[..., 0], cmap="gray", vmin=0, vmax=maximum)
+    else:
+        axis.imshow(image if image.dtype == np.uint8 else np.clip(image, 0, 1))

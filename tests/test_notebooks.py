@@ -41,10 +41,13 @@ def test_source_notebook_is_clean_and_parameterised(path):
     names = assigned_names(parameters_cell(notebook).source)
     assert {"PROFILE", "OUTPUT_DIR"} <= names
     assert set(profiles.SMOKE_OVERRIDES.get(path.stem, {})) <= names
+    for variant in profiles.FULL_VARIANTS.get(path.stem, []):
+        assert set(variant) <= names
 
 
-def test_smoke_overrides_name_existing_notebooks():
-    assert set(profiles.SMOKE_OVERRIDES) <= {path.stem for path in NOTEBOOKS}
+def test_profiles_name_existing_notebooks():
+    stems = {path.stem for path in NOTEBOOKS}
+    assert set(profiles.SMOKE_OVERRIDES) <= stems and set(profiles.FULL_VARIANTS) <= stems
 
 
 @pytest.mark.notebooks

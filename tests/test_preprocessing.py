@@ -33,6 +33,13 @@ def test_stratified_sample_keeps_class_shares_and_is_seeded():
     assert not np.array_equal(chosen, sample_indices(LABELS, 100, seed=4))
 
 
+def test_a_sample_smaller_than_the_class_count_is_plain_random():
+    chosen = sample_indices(LABELS, 3, seed=0)
+    assert len(set(chosen)) == 3
+    np.testing.assert_array_equal(chosen, sample_indices(LABELS, 3, seed=0))
+    assert len(sample_indices(LABELS, 998, seed=0)) == 998
+
+
 def test_unlabelled_sample_and_bad_sizes():
     assert len(sample_indices(None, 5, seed=0, population=9)) == 5
     with pytest.raises(InvalidInputError, match=r"cannot draw 1001 items from 1000"):

@@ -17,13 +17,23 @@ def test_an_explicit_output_dir_wins(tmp_path):
     assert dirs.results == tmp_path / "elsewhere" / "results" and dirs.figures.is_dir()
 
 
-def test_parameters_carry_the_profile_and_its_overrides():
-    notebook = next(iter(profiles.SMOKE_OVERRIDES))
-    smoke = profiles.notebook_parameters(notebook, "smoke")
-    assert (
-        smoke["PROFILE"] == "smoke" and smoke.items() >= profiles.SMOKE_OVERRIDES[notebook].items()
-    )
-    assert profiles.notebook_parameters(notebook, "full") == {"PROFILE": "full", "OUTPUT_DIR": ""}
+def test_smoke_is_one_run_with_the_overrides():
+    notebook = "02_dense_autoencoder"
+    (smoke,) = profiles.notebook_runs(notebook, "smoke")
+    assert smoke.name == notebook and smoke.parameters["PROFILE"] == "smoke"
+    assert smoke.parameters.items() >= profiles.SMOKE_OVERRIDES[notebook].items()
+
+
+def test_full_runs_each_variant_under_its_own_name():
+    runs = profiles.notebook_runs("02_dense_autoencoder", "full", "out")
+    assert [run.name for run in runs] == [
+        "02_dense_autoencoder-mnist",
+        "02_dense_autoencoder-fashion_mnist",
+    ]
+    expected = {"PROFILE": "full", "OUTPUT_DIR": "out", "DATASET": "fashion_mnist"}
+    assert runs[1].parameters == expected
+    (single,) = profiles.notebook_runs("01_data_and_sanity_checks", "full")
+    assert single.name == "01_data_and_sanity_checks" and single.label == ""
 
 
 def test_unknown_profile():

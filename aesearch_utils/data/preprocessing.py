@@ -27,7 +27,9 @@ def sample_indices(
 
     Stratification keeps each class's share of the sample equal to its share
     of the population (to within one image), so small subsets stay balanced.
-    The indices come back sorted, which keeps the original order of the data.
+    A sample (or remainder) with fewer items than there are classes cannot be
+    stratified and is drawn plainly at random. The indices come back sorted,
+    which keeps the original order of the data.
     """
     total = len(labels) if labels is not None else population
     if total is None:
@@ -36,7 +38,8 @@ def sample_indices(
         raise InvalidInputError(f"cannot draw {size} items from {total}; choose 1..{total}")
     if size == total:
         return np.arange(total)
-    if labels is None:
+    classes = 0 if labels is None else len(np.unique(labels))
+    if labels is None or min(size, total - size) < classes:
         return np.sort(np.random.default_rng(seed).choice(total, size=size, replace=False))
     splitter = StratifiedShuffleSplit(n_splits=1, train_size=size, random_state=seed)
     chosen, _ = next(splitter.split(np.zeros(total), labels))

@@ -1,0 +1,242 @@
+"""Training autoencoders reproducibly, with a cache of trained models.
+
+``train_autoencoder(config, images)`` seeds everything, builds the model,
+fits it on a stratified 90/10 train/validation split of ``images`` (the
+*training* split of a dataset: test images are for evaluation only), stops
+early when the validation loss stops improving, and saves the result under
+``data/models/``. The file name holds a hash of everything that changes the
+result (the config, including model options, noise and seed, and the training
+images themselves), so the same parameters load the saved model instead of
+training again and any change trains anew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aesearch_utils import config as project_config
+from aesearch_utils.backend import keras
+from aesearch_utils.data.noise import add_noise
+from aesearch_utils.data.preprocessing import to_float32, train_validation_split
+from aesearch_utils.errors import InvalidInputError
+from aesearch_utils.io import atomic_path, write_json
+from aesearch_utils.models import Autoencoder, build_autoencoder
+from aesearch_utils.seeding import set_seed
+
+MODEL_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Everything that determines a trained model, besides the training images."""
+
+    model: str
+    latent_dim: int
+    options: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 10
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    loss: str = "mse"
+    validation_fraction: float = 0.1
+    patience: int = 3
+    noise: str | None = None
+    """Denoising: corrupt the inputs with this noise kind (targets stay clean)."""
+    noise_level: float = 0.0
+    seed: int = 0
+
+
+@dataclass
+class TrainedAutoencoder:
+    """A trained model with its training record."""
+
+    model: Autoencoder
+    config: TrainingConfig
+    history: dict[str, list[float]]
+    seconds_per_epoch: float
+    from_cache: bool
+    path: Path
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history["loss"])
+
+
+def models_dir() -> Path:
+    return project_config.project_root() / "data" / "models"
+
+
+def cache_key(config: TrainingConfig, images: np.ndarray) -> str:
+    """A hash of the config and of the training images' bytes and shape."""
+    data_hash = hashlib.blake2b(np.ascontiguousarray(images).data, digest_size=16).hexdigest()
+    description = {
+        "config": asdict(config),
+        "images": [list(images.shape), str(images.dtype), data_hash],
+        "format": MODEL_FORMAT_VERSION,
+        "keras": keras.__version__,
+    }
+    text = json.dumps(description, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def train_autoencoder(
+    config: TrainingConfig,
+    images: np.ndarray,
+    labels: np.ndarray | None = None,
+    *,
+    dataset: str = "data",
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+) -> TrainedAutoencoder:
+    """Train (or load the cached) autoencoder for ``images`` (uint8, ``(N, H, W, C)``).
+
+    Args:
+        labels: only used to stratify the validation split, never for training.
+        dataset: a name for the cache file, to keep ``data/models/`` readable.
+    """
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4:
+        raise InvalidInputError(
+            "train_autoencoder expects the uint8 training images, shape (N, H, W, C); got "
+            f"{getattr(images, 'dtype', type(images).__name__)} {getattr(images, 'shape', '')}"
+        )
+    folder = Path(cache_dir) if cache_dir is not None else models_dir()
+    path = folder / f"{dataset}-{config.model}-{cache_key(config, images)}.keras"
+    if use_cache:
+        cached = _load(path, config)
+        if cached is not None:
+            return cached
+
+    set_seed(config.seed)
+    model = build_autoencoder(config.model, images.shape[1:], config.latent_dim, **config.options)
+    scaled = to_float32(images)
+    x_train, _, x_val, _ = train_validation_split(
+        scaled, labels, config.validation_fraction, seed=config.seed
+    )
+    inputs_train, inputs_val = x_train, x_val
+    if config.noise:
+        inputs_train = add_noise(x_train, config.noise, config.noise_level, seed=config.seed)
+        inputs_val = add_noise(x_val, config.noise, config.noise_level, seed=config.seed + 1)
+
+    model.autoencoder.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate), loss=config.loss
+    )
+    timer = EpochTimer()
+    history = model.autoencoder.fit(
+        inputs_train,
+        x_train,
+        validation_data=(inputs_val, x_val),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=config.patience, restore_best_weights=True
+            ),
+            timer,
+            EpochLog(config.epochs),
+        ],
+    )
+    trained = TrainedAutoencoder(
+        model=model,
+        config=config,
+        history={name: [float(v) for v in values] for name, values in history.history.items()},
+        seconds_per_epoch=float(np.mean(timer.seconds)),
+        from_cache=False,
+        path=path,
+    )
+    if use_cache:
+        _save(trained)
+    return trained
+
+
+def _save(trained: TrainedAutoencoder) -> None:
+    # the model first, its record second: a record always has its model beside it
+    with atomic_path(trained.path) as temporary:
+        trained.model.autoencoder.save(temporary)
+    record = {
+        "config": asdict(trained.config),
+        "history": trained.history,
+        "seconds_per_epoch": trained.seconds_per_epoch,
+    }
+    write_json(trained.path.with_suffix(".json"), record)
+
+
+def _load(path: Path, config: TrainingConfig) -> TrainedAutoencoder | None:
+    record_path = path.with_suffix(".json")
+    if not (path.is_file() and record_path.is_file()):
+        return None
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        autoencoder = keras.saving.load_model(path, compile=False)
+        encoder, decoder = autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder")
+    except Exception as error:  # a truncated zip, bad JSON, a file from another version
+        warnings.warn(
+            f"ignoring unreadable cached model {path} ({error}); retraining", stacklevel=3
+        )
+        return None
+    model = Autoencoder(config.model, encoder, decoder, autoencoder, dict(config.options))
+    return TrainedAutoencoder(
+        model=model,
+        config=config,
+        history=record["history"],
+        seconds_per_epoch=record["seconds_per_epoch"],
+        from_cache=True,
+        path=path,
+    )
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall time of each epoch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Progress: a tqdm bar in JupyterLab, one concise line per epoch when headless.
+
+    The runner sets ``AESEARCH_HEADLESS=1``, because a progress bar redrawn
+    hundreds of times would fill an executed notebook with noise.
+    """
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        self.epochs = epochs
+        self.headless = project_config.is_headless()
+        self._bar: Any = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+        if not self.headless:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=self.epochs, desc="training", unit="epoch")
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        values = {name: f"{value:.5f}" for name, value in (logs or {}).items()}
+        if self._bar is not None:
+            self._bar.set_postfix(values)
+            self._bar.update(1)
+        else:
+            shown = "  ".join(f"{name} {value}" for name, value in values.items())
+            elapsed = time.perf_counter() - self._start
+            print(f"epoch {epoch + 1}/{self.epochs}  {shown}  ({elapsed:.0f} s)", flush=True)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self._bar is not None:
+            self._bar.close()
