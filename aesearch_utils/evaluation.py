@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aesearch_utils.data.preprocessing import to_float32
+from aesearch_utils.data.preprocessing import as_float_images, to_float32
 from aesearch_utils.models import Autoencoder
 
 CHUNK = 4096
@@ -15,24 +15,19 @@ def _chunks(count: int, size: int = CHUNK):
         yield slice(start, min(start + size, count))
 
 
-def as_model_input(images: np.ndarray) -> np.ndarray:
-    """uint8 images scaled to [0, 1]; float images (already scaled, e.g. noisy) as float32."""
-    return to_float32(images) if images.dtype == np.uint8 else images.astype(np.float32, copy=False)
-
-
 def encode(model: Autoencoder, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """Latent vectors ``(N, latent_dim)`` of ``images`` (uint8, or float in [0, 1]), by chunks."""
     latents = np.empty((len(images), model.latent_dim), dtype=np.float32)
     for part in _chunks(len(images)):
         latents[part] = model.encoder.predict(
-            as_model_input(images[part]), batch_size=batch_size, verbose=0
+            as_float_images(images[part]), batch_size=batch_size, verbose=0
         )
     return latents
 
 
 def reconstruct(model: Autoencoder, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """Reconstructions (float32 in [0, 1]) of ``images`` (uint8, or float such as noisy ones)."""
-    return model.autoencoder.predict(as_model_input(images), batch_size=batch_size, verbose=0)
+    return model.autoencoder.predict(as_float_images(images), batch_size=batch_size, verbose=0)
 
 
 def reconstruction_mse(

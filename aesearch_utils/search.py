@@ -1,17 +1,21 @@
 """Exact nearest-neighbour search over latent vectors, in batches of queries.
 
-Distances for a batch of queries against the whole gallery are computed at
-once (one matrix product), and only the ``k`` smallest per query are kept, so
-memory stays at ``batch x gallery`` floats, never ``queries x gallery``.
+Distances for a block of queries against the whole gallery are computed at
+once (a matrix product; ``cdist`` for manhattan), and only the ``k`` smallest
+per query are kept, so memory stays at one block of at most
+:data:`MAX_BLOCK_VALUES` distances, never ``queries x gallery``.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial.distance import cdist
 
 from aesearch_utils.errors import InvalidInputError, UnknownNameError
 
-METRICS = ("euclidean", "cosine")
+METRICS = ("euclidean", "cosine", "manhattan")
+MAX_BLOCK_VALUES = 2**24
+"""Distances held at once (64 MiB of float32): bounds the query block size."""
 
 
 def _normalised(vectors: np.ndarray) -> np.ndarray:
@@ -29,7 +33,8 @@ def nearest_neighbours(
     """The ``k`` gallery vectors nearest to each query: ``(indices, distances)``, nearest first.
 
     Both results have shape ``(len(queries), k)``. Euclidean distances are
-    true (not squared) distances; cosine distance is ``1 - cosine similarity``.
+    true (not squared) distances; cosine distance is ``1 - cosine similarity``;
+    manhattan is the sum of absolute differences.
     """
     if metric not in METRICS:
         raise UnknownNameError("metric", metric, METRICS)
@@ -44,8 +49,8 @@ def nearest_neighbours(
         raise InvalidInputError(f"k must be between 1 and the gallery size {len(gallery)}, got {k}")
     if metric == "cosine":
         queries, gallery = _normalised(queries), _normalised(gallery)
-    else:
-        gallery_norms = np.einsum("ij,ij->i", gallery, gallery)
+    gallery_norms = np.einsum("ij,ij->i", gallery, gallery) if metric == "euclidean" else None
+    batch_size = max(1, min(batch_size, MAX_BLOCK_VALUES // len(gallery)))
 
     indices = np.empty((len(queries), k), dtype=np.int64)
     distances = np.empty((len(queries), k), dtype=np.float32)
@@ -53,6 +58,8 @@ def nearest_neighbours(
         batch = queries[start : start + batch_size]
         if metric == "cosine":
             scores = 1.0 - batch @ gallery.T
+        elif metric == "manhattan":
+            scores = cdist(batch, gallery, "cityblock").astype(np.float32)
         else:  # |q - g|^2 = |q|^2 - 2 q.g + |g|^2, clipped: rounding can make it negative
             scores = np.einsum("ij,ij->i", batch, batch)[:, None] - 2 * batch @ gallery.T
             scores += gallery_norms

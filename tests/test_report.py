@@ -1,3 +1,4 @@
+import pandas as pd
 import pytest
 
 from aesearch_utils import config, report
@@ -25,3 +26,28 @@ def test_a_marked_table_is_regenerated(tmp_path):
 def test_unknown_table_name(tmp_path):
     with pytest.raises(UnknownNameError, match="unknown README table 'speed'"):
         report.render_readme("<!-- table:speed -->\n<!-- /table -->", tmp_path)
+
+
+def test_the_autoencoders_table_quotes_the_seed_reports_beside_our_numbers(tmp_path):
+    columns = {
+        "model": ["conv_upsampling", "conv_bn", "dense"],
+        "dataset": ["mnist", "mnist", "fashion_mnist"],
+        "noise": ["none", "none", "gaussian 0.3"],
+        "latent_dim": [196, 196, 32],
+        "parameters": [1625, 1685, 10],
+        "epochs_run": [6, 6, 1],
+        "seconds_per_epoch": [16.0, 20.0, 1.0],
+        "train_mse": [0.01, 0.009, 0.1],
+        "test_mse": [0.011, 0.0095, 0.1],
+        "precision_at_10": [0.9, 0.91, 0.5],
+        "dead_latent_dims": [49, 0, 0],
+    }
+    pd.DataFrame(columns).to_csv(tmp_path / "autoencoders.csv", index=False)
+    table = report.autoencoders_table(tmp_path)
+    lines = table.splitlines()
+    assert len(lines) == 4, "the denoising row is not a seed-table row"
+    assert (
+        "| conv_upsampling | mnist | 196 | 1,625 | 6 | 16.0 | 0.0100 | 0.0110 | 0.0065 |" in table
+    )
+    assert "| 0.0032 | 0.0407 | 0.900 | 49 |" in table
+    assert "| conv_bn | mnist |" in table and table.count("|  |") == 3

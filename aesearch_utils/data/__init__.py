@@ -5,6 +5,7 @@ from aesearch_utils.data.image_folder import load_image_folder
 from aesearch_utils.data.loading import load_dataset
 from aesearch_utils.data.noise import NOISE_KINDS, add_noise
 from aesearch_utils.data.preprocessing import (
+    as_float_images,
     sample_indices,
     subset,
     to_float32,
@@ -18,6 +19,7 @@ __all__ = [
     "Dataset",
     "DatasetSpec",
     "add_noise",
+    "as_float_images",
     "channel_mean_std",
     "class_counts",
     "dataset_spec",

@@ -20,6 +20,17 @@ def to_float32(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32) / np.float32(255)
 
 
+def as_float_images(images: np.ndarray) -> np.ndarray:
+    """uint8 images scaled to [0, 1]; float images (already scaled, e.g. noisy) as float32."""
+    if images.dtype == np.uint8:
+        return to_float32(images)
+    if not np.issubdtype(images.dtype, np.floating):
+        raise InvalidInputError(
+            f"images must be uint8 (0..255) or float in [0, 1], got {images.dtype}"
+        )
+    return images.astype(np.float32, copy=False)
+
+
 def sample_indices(
     labels: np.ndarray | None, size: int, seed: int, population: int | None = None
 ) -> np.ndarray:

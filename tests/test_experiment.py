@@ -1,0 +1,35 @@
+import numpy as np
+import pandas as pd
+
+from aesearch_utils import experiment
+from aesearch_utils.data import Dataset
+
+
+def row(model, dataset, test_mse, noise="none"):
+    return {"model": model, "dataset": dataset, "noise": noise, "test_mse": test_mse}
+
+
+def test_record_replaces_the_row_with_the_same_key(tmp_path):
+    experiment.record(row("dense", "mnist", 0.5), tmp_path)
+    experiment.record(row("dense", "fashion_mnist", 0.4), tmp_path)
+    experiment.record(row("dense", "mnist", 0.1, noise="gaussian 0.3"), tmp_path)
+    path = experiment.record(row("dense", "mnist", 0.2), tmp_path)
+
+    table = pd.read_csv(path)
+    assert len(table) == 3
+    plain_mnist = table[(table.dataset == "mnist") & (table.noise == "none")]
+    assert plain_mnist.test_mse.tolist() == [0.2]
+
+
+def test_precision_under_noise_with_raw_pixels():
+    # two classes of flat images, dark and bright: clean queries always find their class
+    rng = np.random.default_rng(0)
+    labels = np.arange(40) % 2
+    images = (labels[:, None, None, None] * 200 + rng.integers(0, 20, (40, 4, 4, 1))).astype(
+        np.uint8
+    )
+    data = Dataset("toy", images, labels, images[:10], labels[:10], ("dark", "bright"))
+    precision = experiment.precision_under_noise(
+        experiment.raw_pixels, data, "gaussian", [0.0, 2.0], seed=0, k=5
+    )
+    assert precision[0] == 1.0 and precision[1] < 1.0

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score
+
+from aesearch_utils.errors import InvalidInputError
+from aesearch_utils.metrics import mean_average_precision_at_k, precision_at_k, recall_at_k
+
+
+def test_precision_at_k_by_hand():
+    query_labels = np.array([1, 2])
+    retrieved = np.array([[1, 1, 0, 1], [0, 2, 2, 2]])
+    assert precision_at_k(query_labels, retrieved, 1) == pytest.approx((1 + 0) / 2)
+    assert precision_at_k(query_labels, retrieved, 2) == pytest.approx((2 / 2 + 1 / 2) / 2)
+    assert precision_at_k(query_labels, retrieved, 4) == pytest.approx((3 / 4 + 3 / 4) / 2)
+
+
+def test_precision_at_k_checks_its_input():
+    with pytest.raises(InvalidInputError, match="one row per query"):
+        precision_at_k(np.array([1, 2]), np.array([[1, 2]]), 1)
+    with pytest.raises(InvalidInputError, match="k must be between 1 and 2"):
+        precision_at_k(np.array([1]), np.array([[1, 2]]), 3)
+
+
+def test_recall_and_average_precision_by_hand():
+    gallery_labels = np.array([1, 1, 1, 2, 2, 0])  # three 1s, two 2s
+    query_labels = np.array([1, 2])
+    retrieved = np.array([[1, 0, 1], [2, 2, 1]])
+    # query 1: relevant at ranks 1 and 3 of 3 relevant; query 2: ranks 1, 2 of 2 relevant
+    assert recall_at_k(query_labels, retrieved, gallery_labels, 3) == pytest.approx((2 / 3 + 1) / 2)
+    ap_first = (1 / 1 + 2 / 3) / min(3, 3)
+    ap_second = (1 / 1 + 2 / 2) / min(3, 2)
+    assert mean_average_precision_at_k(query_labels, retrieved, gallery_labels, 3) == pytest.approx(
+        (ap_first + ap_second) / 2
+    )
+
+
+def test_average_precision_over_the_whole_gallery_equals_scikit_learn():
+    rng = np.random.default_rng(0)
+    gallery_labels = rng.integers(0, 3, 50)
+    scores = rng.random(50)  # higher score = more relevant, as scikit-learn expects
+    ranking = np.argsort(-scores)
+    query_label = np.array([1])
+    ours = mean_average_precision_at_k(
+        query_label, gallery_labels[ranking][None], gallery_labels, 50
+    )
+    assert ours == pytest.approx(average_precision_score(gallery_labels == 1, scores))

@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+from aesearch_utils.backend import keras
+from aesearch_utils.errors import InvalidInputError, UnknownNameError
+from aesearch_utils.models import build_autoencoder, model_names, register, registry
+
+FEATURE_MAP_MODELS = {"conv_upsampling", "conv_transpose", "conv_bn"}
+
+
+def valid_latent(name, shape):
+    cells = (shape[0] // 4) * (shape[1] // 4)
+    return 2 * cells if name in FEATURE_MAP_MODELS else 16
+
+
+def test_the_issue_s_six_models_are_registered():
+    assert set(model_names()) >= {
+        "dense", "conv_upsampling", "conv_transpose", "conv_fc_upsampling",
+        "conv_fc_transpose", "conv_bn",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3)], ids=["mnist", "cifar"])
+@pytest.mark.parametrize("name", model_names())
+def test_every_model_builds_and_round_trips_the_shape(name, shape):
+    latent = valid_latent(name, shape)
+    model = build_autoencoder(name, shape, latent)
+    images = np.random.default_rng(0).random((3, *shape)).astype("float32")
+    codes = model.encoder.predict(images, verbose=0)
+    output = model.autoencoder.predict(images, verbose=0)
+    assert codes.shape == (3, latent) and model.latent_dim == latent
+    assert output.shape == (3, *shape) and output.min() >= 0 and output.max() <= 1
+    assert model.input_shape == shape and model.count_params() > 0
+
+
+def test_unknown_model_lists_the_known_ones():
+    with pytest.raises(UnknownNameError, match=r"unknown autoencoder 'cnn'.*dense.*conv_bn"):
+        build_autoencoder("cnn", (28, 28, 1), 32)
+
+
+def test_feature_map_latent_must_fit_the_map():
+    with pytest.raises(InvalidInputError, match=r"7x7xC feature map.*multiple of 49.*got 32"):
+        build_autoencoder("conv_upsampling", (28, 28, 1), 32)
+
+
+def test_images_that_cannot_be_halved_twice():
+    with pytest.raises(InvalidInputError, match=r"multiples of 4; got 30x30"):
+        build_autoencoder("conv_fc_transpose", (30, 30, 1), 16)
+
+
+@pytest.mark.parametrize(
+    ("shape", "latent", "message"),
+    [((28, 28), 32, "input_shape must be"), ((28, 28, 1), 0, "latent_dim must be a positive")],
+)
+def test_bad_shapes_and_sizes(shape, latent, message):
+    with pytest.raises(InvalidInputError, match=message):
+        build_autoencoder("dense", shape, latent)
+
+
+def test_an_unknown_option_is_a_clear_error():
+    with pytest.raises(InvalidInputError, match=r"dense: .*unexpected keyword argument 'filters'"):
+        build_autoencoder("dense", (28, 28, 1), 32, filters=8)
+
+
+def test_a_new_variant_is_one_registered_builder(monkeypatch):
+    monkeypatch.setattr(registry, "_BUILDERS", dict(registry._BUILDERS))
+
+    @register("tiny")
+    def build_tiny(input_shape, latent_dim):
+        images = keras.Input(input_shape)
+        code = keras.layers.Dense(latent_dim)(keras.layers.Flatten()(images))
+        latent = keras.Input((latent_dim,))
+        pixels = keras.layers.Dense(int(np.prod(input_shape)), activation="sigmoid")(latent)
+        decoder = keras.Model(latent, keras.layers.Reshape(input_shape)(pixels), name="decoder")
+        return keras.Model(images, code, name="encoder"), decoder
+
+    assert build_autoencoder("tiny", (4, 4, 1), 3).latent_dim == 3
+    with pytest.raises(ValueError, match="already registered"):
+        register("tiny")(build_tiny)

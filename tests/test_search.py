@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+from sklearn.neighbors import NearestNeighbors
+
+from aesearch_utils.errors import InvalidInputError, UnknownNameError
+from aesearch_utils.search import nearest_neighbours
+
+RNG = np.random.default_rng(0)
+GALLERY = RNG.normal(size=(500, 8)).astype("float32")
+QUERIES = RNG.normal(size=(37, 8)).astype("float32")
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_matches_scikit_learn_brute_force(metric):
+    indices, distances = nearest_neighbours(QUERIES, GALLERY, k=7, metric=metric, batch_size=10)
+    reference = NearestNeighbors(n_neighbors=7, algorithm="brute", metric=metric).fit(GALLERY)
+    expected_distances, expected_indices = reference.kneighbors(QUERIES)
+    np.testing.assert_array_equal(indices, expected_indices)
+    np.testing.assert_allclose(distances, expected_distances, rtol=1e-4, atol=1e-5)
+
+
+def test_batching_does_not_change_the_result():
+    one = nearest_neighbours(QUERIES, GALLERY, k=5, batch_size=1)
+    all_at_once = nearest_neighbours(QUERIES, GALLERY, k=5, batch_size=1000)
+    np.testing.assert_array_equal(one[0], all_at_once[0])
+
+
+def test_a_gallery_item_is_its_own_nearest_neighbour():
+    indices, distances = nearest_neighbours(GALLERY[:20], GALLERY, k=1)
+    np.testing.assert_array_equal(indices[:, 0], np.arange(20))
+    np.testing.assert_allclose(distances[:, 0], 0, atol=1e-3)
+
+
+def test_bad_arguments():
+    with pytest.raises(UnknownNameError, match="unknown metric 'hamming'"):
+        nearest_neighbours(QUERIES, GALLERY, 3, metric="hamming")
+    with pytest.raises(InvalidInputError, match="k must be between 1 and the gallery size 500"):
+        nearest_neighbours(QUERIES, GALLERY, 501)
+    with pytest.raises(InvalidInputError, match="same number of columns"):
+        nearest_neighbours(QUERIES[:, :4], GALLERY, 3)

@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+
+from aesearch_utils.errors import InvalidInputError
+from aesearch_utils.training import TrainingConfig, cache_key, train_autoencoder
+
+RNG = np.random.default_rng(0)
+IMAGES = RNG.integers(0, 256, (80, 8, 8, 1), dtype=np.uint8)
+LABELS = np.arange(80) % 4
+CONFIG = TrainingConfig("dense", 4, options={"hidden_units": (16,)}, epochs=2, batch_size=16)
+
+
+def weights(trained):
+    return [w.copy() for w in trained.model.autoencoder.get_weights()]
+
+
+def test_training_records_history_and_saves_model_and_record(tmp_path):
+    trained = train_autoencoder(CONFIG, IMAGES, LABELS, dataset="toy", cache_dir=tmp_path)
+    assert not trained.from_cache and trained.epochs_run == 2
+    assert set(trained.history) == {"loss", "val_loss"} and trained.seconds_per_epoch > 0
+    assert trained.path.name.startswith("toy-dense-") and trained.path.is_file()
+    assert trained.path.with_suffix(".json").is_file()
+
+
+def test_the_same_parameters_load_the_cached_model(tmp_path):
+    first = train_autoencoder(CONFIG, IMAGES, LABELS, dataset="toy", cache_dir=tmp_path)
+    second = train_autoencoder(CONFIG, IMAGES, LABELS, dataset="toy", cache_dir=tmp_path)
+    assert second.from_cache and second.history == first.history
+    batch = IMAGES[:5].astype("float32") / 255
+    np.testing.assert_array_equal(
+        first.model.encoder.predict(batch, verbose=0),
+        second.model.encoder.predict(batch, verbose=0),
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"epochs": 3}, {"seed": 1}, {"noise": "masking", "noise_level": 0.2}, {"latent_dim": 5}],
+)
+def test_a_changed_parameter_retrains(tmp_path, change):
+    train_autoencoder(CONFIG, IMAGES, LABELS, cache_dir=tmp_path)
+    changed = TrainingConfig(**{**CONFIG.__dict__, **change})
+    retrained = train_autoencoder(changed, IMAGES, LABELS, cache_dir=tmp_path)
+    assert not retrained.from_cache and len(list(tmp_path.glob("*.keras"))) == 2
+
+
+def test_other_training_images_change_the_key():
+    other = IMAGES.copy()
+    other[0, 0, 0, 0] ^= 1
+    assert cache_key(CONFIG, IMAGES) != cache_key(CONFIG, other)
+    assert cache_key(CONFIG, IMAGES) != cache_key(CONFIG, IMAGES[:60])
+
+
+def test_a_corrupt_cached_model_is_retrained(tmp_path):
+    trained = train_autoencoder(CONFIG, IMAGES, LABELS, cache_dir=tmp_path)
+    trained.path.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.warns(UserWarning, match="unreadable cached model"):
+        again = train_autoencoder(CONFIG, IMAGES, LABELS, cache_dir=tmp_path)
+    assert not again.from_cache
+    assert train_autoencoder(CONFIG, IMAGES, LABELS, cache_dir=tmp_path).from_cache
+
+
+def test_training_is_reproducible(tmp_path):
+    first = train_autoencoder(CONFIG, IMAGES, LABELS, use_cache=False)
+    second = train_autoencoder(CONFIG, IMAGES, LABELS, use_cache=False)
+    assert first.history == second.history
+    for a, b in zip(weights(first), weights(second), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_denoising_training_runs_and_training_needs_uint8_images(tmp_path):
+    noisy = TrainingConfig(**{**CONFIG.__dict__, "noise": "gaussian", "noise_level": 0.3})
+    assert train_autoencoder(noisy, IMAGES, LABELS, cache_dir=tmp_path).epochs_run == 2
+    with pytest.raises(InvalidInputError, match="expects the uint8 training images"):
+        train_autoencoder(CONFIG, IMAGES.astype("float32"), cache_dir=tmp_path)
+
+
+def test_headless_training_prints_one_line_per_epoch(monkeypatch, capsys):
+    monkeypatch.setenv("AESEARCH_HEADLESS", "1")
+    train_autoencoder(CONFIG, IMAGES, LABELS, use_cache=False)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
+    assert len(lines) == 2 and lines[0].startswith("epoch 1/2  loss ") and "val_loss" in lines[0]
