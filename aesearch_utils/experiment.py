@@ -63,8 +63,9 @@ def precision_under_noise(
 ) -> list[float]:
     """precision@k of noisy test queries against the clean training gallery, per noise level.
 
-    ``embed`` maps float images in [0, 1] to vectors: an encoder, or a baseline
-    such as the raw pixels. The gallery is embedded once, without noise.
+    ``embed`` maps float images in [0, 1] to vectors: an encoder's ``encode``,
+    e.g. :class:`~aesearch_utils.encoders.PixelEncoder` for the raw-pixel baseline.
+    The gallery is embedded once, without noise.
     """
     if data.y_train is None or data.y_test is None:
         raise InvalidInputError(f"{data.name}: measuring precision needs labelled images")
@@ -76,11 +77,6 @@ def precision_under_noise(
         neighbours, _ = nearest_neighbours(queries, gallery, k)
         precisions.append(round(precision_at_k(data.y_test, data.y_train[neighbours], k), 4))
     return precisions
-
-
-def raw_pixels(images: np.ndarray) -> np.ndarray:
-    """The baseline embedding: every pixel value, flattened."""
-    return images.reshape(len(images), -1)
 
 
 def record(row: dict[str, Any], results_dir: Path, file_name: str = RESULTS_FILE) -> Path:

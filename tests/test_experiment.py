@@ -3,6 +3,7 @@ import pandas as pd
 
 from aesearch_utils import experiment
 from aesearch_utils.data import Dataset
+from aesearch_utils.encoders import PixelEncoder
 
 
 def row(model, dataset, test_mse, noise="none"):
@@ -30,6 +31,6 @@ def test_precision_under_noise_with_raw_pixels():
     )
     data = Dataset("toy", images, labels, images[:10], labels[:10], ("dark", "bright"))
     precision = experiment.precision_under_noise(
-        experiment.raw_pixels, data, "gaussian", [0.0, 2.0], seed=0, k=5
+        PixelEncoder((4, 4, 1)).encode, data, "gaussian", [0.0, 2.0], seed=0, k=5
     )
     assert precision[0] == 1.0 and precision[1] < 1.0
