@@ -62,10 +62,19 @@ class PCAEncoder:
         return self
 
     def encode(self, images: np.ndarray) -> np.ndarray:
+        flat = as_float_images(images).reshape(len(images), -1)
+        return self._fitted().transform(flat).astype(np.float32)
+
+    def reconstruction_mse(self, images: np.ndarray) -> float:
+        """Mean squared error of projecting ``images`` onto the components and back."""
+        flat = as_float_images(images).reshape(len(images), -1)
+        restored = self._fitted().inverse_transform(self._fitted().transform(flat))
+        return float(np.mean((np.clip(restored, 0, 1) - flat) ** 2))
+
+    def _fitted(self) -> PCA:
         if self._pca is None:
             raise InvalidInputError("fit the PCA encoder on the gallery before encoding")
-        flat = as_float_images(images).reshape(len(images), -1)
-        return self._pca.transform(flat).astype(np.float32)
+        return self._pca
 
 
 class ModelEncoder:

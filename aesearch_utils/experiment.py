@@ -25,7 +25,7 @@ from aesearch_utils.search import nearest_neighbours
 from aesearch_utils.training import TrainedAutoencoder
 
 RESULTS_FILE = "autoencoders.csv"
-KEY_COLUMNS = ("model", "dataset", "noise")
+KEY_COLUMNS = ("model", "dataset", "latent_dim", "noise")
 
 
 def evaluate(trained: TrainedAutoencoder, data: Dataset, k: int = 10) -> dict[str, Any]:
@@ -79,16 +79,20 @@ def precision_under_noise(
     return precisions
 
 
-def record(row: dict[str, Any], results_dir: Path, file_name: str = RESULTS_FILE) -> Path:
-    """Merge ``row`` into the results CSV, replacing an earlier row with the same key."""
+def record(
+    rows: dict[str, Any] | list[dict[str, Any]],
+    results_dir: Path,
+    file_name: str = RESULTS_FILE,
+    key_columns: Sequence[str] = KEY_COLUMNS,
+) -> Path:
+    """Merge ``rows`` into the results CSV, replacing earlier rows with the same key."""
+    new = pd.DataFrame([rows] if isinstance(rows, dict) else rows)
     path = results_dir / file_name
-    table = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=list(row))
-    key = tuple(row[column] for column in KEY_COLUMNS)
+    table = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=new.columns)
     if len(table):
-        same = np.all(
-            [table[column] == value for column, value in zip(KEY_COLUMNS, key, strict=True)], axis=0
-        )
-        table = table[~same]
-    table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
-    table = table.sort_values(list(KEY_COLUMNS), kind="stable")
+        old_keys = table[list(key_columns)].astype(str).agg("\x1f".join, axis=1)
+        new_keys = new[list(key_columns)].astype(str).agg("\x1f".join, axis=1)
+        table = table[~old_keys.isin(set(new_keys))]
+    table = pd.concat([table, new], ignore_index=True) if len(table) else new
+    table = table.sort_values(list(key_columns), kind="stable")
     return write_atomically(path, lambda temporary: table.to_csv(temporary, index=False))

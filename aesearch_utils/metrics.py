@@ -63,3 +63,32 @@ def mean_average_precision_at_k(
     return float(
         np.mean(np.divide(sums, normaliser, out=np.zeros(len(sums)), where=normaliser > 0))
     )
+
+
+def precision_at_k_per_class(
+    query_labels: np.ndarray, retrieved_labels: np.ndarray, k: int
+) -> dict[int, float]:
+    """precision@k averaged separately over the queries of each class present."""
+    query_labels = np.asarray(query_labels)
+    relevant = _relevance(query_labels, retrieved_labels, k)
+    return {
+        int(label): float(relevant[query_labels == label].mean())
+        for label in np.unique(query_labels)
+    }
+
+
+def retrieval_confusion(
+    query_labels: np.ndarray, retrieved_labels: np.ndarray, k: int, classes: int
+) -> np.ndarray:
+    """``(classes, classes)`` matrix: row ``i`` is how the top ``k`` of class-``i`` queries
+    split over the gallery's classes (each row sums to 1; the diagonal is precision@k).
+
+    Off-diagonal mass shows which classes the features mix up.
+    """
+    _relevance(query_labels, retrieved_labels, k)  # the argument checks
+    query_labels = np.asarray(query_labels)
+    top = np.asarray(retrieved_labels)[:, :k]
+    counts = np.zeros((classes, classes), dtype=np.float64)
+    np.add.at(counts, (np.repeat(query_labels, k), top.ravel()), 1)
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)

@@ -28,6 +28,8 @@ SMOKE_OVERRIDES: dict[str, dict[str, Any]] = {
     "05_hybrid_conv_fc_autoencoders": {**_SMALL_TRAINING, "DATASET": "fashion_mnist"},
     "06_denoising_autoencoder": {**_SMALL_TRAINING, "DATASET": "mnist"},
     "09_pairwise_distance_search": {**_SMALL_TRAINING, "DATASET": "mnist"},
+    "10_cifar10_autoencoder": {**_SMALL_TRAINING, "VISUAL_SAMPLES": 500},
+    "11_benchmark": {**_SMALL_TRAINING, "EPOCHS": 1, "DATASET": "cifar10"},
 }
 """Per notebook (file name without ``.ipynb``): the parameters the smoke profile changes."""
 
@@ -39,6 +41,7 @@ FULL_VARIANTS: dict[str, list[dict[str, Any]]] = {
     "05_hybrid_conv_fc_autoencoders": _BOTH_MNISTS,
     "06_denoising_autoencoder": _BOTH_MNISTS,
     "09_pairwise_distance_search": _BOTH_MNISTS,
+    "11_benchmark": [*_BOTH_MNISTS, {"DATASET": "cifar10"}],
 }
 """Per notebook: the parameter sets the full profile runs it with (default: one run)."""
 

@@ -173,7 +173,67 @@ def search_speed_table(results_dir: Path) -> str:
     return table + f"\nMeasured on {machine['cpus']} CPU cores ({machine['processor']}).\n"
 
 
+def benchmark_table(results_dir: Path) -> str:
+    """Notebook 11: every model and baseline per dataset, both metrics side by side."""
+    table = pd.read_csv(results_dir / "benchmark.csv")
+    wide = table.pivot_table(
+        index=["dataset", "features", "kind", "latent_dim"],
+        columns="metric",
+        values=["precision_at_10", "map_at_100", "seed_precision_at_7", "query_ms_p50"],
+    )
+    costs = table.groupby(["dataset", "features"])[
+        ["test_mse", "train_seconds", "encode_images_per_s"]
+    ].first()
+    order = {name: index for index, name in enumerate(DATASETS)}
+    keys = sorted(
+        wide.index,
+        key=lambda key: (
+            order.get(key[0], len(order)),
+            key[2] != "baseline",  # baselines first
+            -wide.loc[key, ("precision_at_10", "cosine")],
+        ),
+    )
+
+    def both(key: tuple, column: str) -> str:
+        return " / ".join(
+            f"{wide.loc[key, (column, metric)]:.3f}" for metric in ("euclidean", "cosine")
+        )
+
+    rows = []
+    for key in keys:
+        dataset, features, kind, latent_dim = key
+        cost = costs.loc[(dataset, features)]
+        name = f"*{features}*" if kind == "baseline" else features
+        rows.append(
+            [
+                dataset, name, latent_dim, both(key, "precision_at_10"), both(key, "map_at_100"),
+                both(key, "seed_precision_at_7"),
+                "" if pd.isna(cost.test_mse) else f"{cost.test_mse:.4f}",
+                f"{cost.train_seconds:.0f}", f"{cost.encode_images_per_s:,.0f}",
+                f"{wide.loc[key, ('query_ms_p50', 'cosine')]:.2f}",
+            ]
+        )  # fmt: skip
+    header = [
+        "dataset", "features", "latent", "P@10 (eucl. / cos.)", "mAP@100 (eucl. / cos.)",
+        "seed P@7 (eucl. / cos.)", "test MSE", "train s", "encode img/s", "query ms (cos.)",
+    ]  # fmt: skip
+    return markdown_table(header, rows)
+
+
+def benchmark_verdict(results_dir: Path) -> str:
+    """The benchmark's plain-words verdict, as a list, from the same results file."""
+    from aesearch_utils.benchmark import verdict  # imports Keras: only when this table is asked for
+
+    table = pd.read_csv(results_dir / "benchmark.csv")
+    order = {name: index for index, name in enumerate(DATASETS)}
+    table = table.sort_values("dataset", key=lambda names: names.map(order), kind="stable")
+    sentences = verdict(table) + verdict(table, "map_at_100")
+    return "".join(f"- {sentence}\n" for sentence in sentences)
+
+
 TABLES: dict[str, Callable[[Path], str]] = {
+    "benchmark": benchmark_table,
+    "benchmark_verdict": benchmark_verdict,
     "search_speed": search_speed_table,
     "autoencoders": autoencoders_table,
     "datasets": datasets_table,

@@ -182,6 +182,75 @@ def plot_curves(
     return figure
 
 
+def umap_2d(vectors: np.ndarray, seed: int = 0, neighbours: int = 15) -> np.ndarray:
+    """A 2-D UMAP embedding of ``vectors`` (seeded, so the same vectors give the same map)."""
+    import umap  # imported here: loading numba takes seconds and most figures do not need it
+
+    reducer = umap.UMAP(n_components=2, n_neighbors=neighbours, random_state=seed, n_jobs=1)
+    return reducer.fit_transform(np.asarray(vectors, dtype=np.float32))
+
+
+def plot_umap(
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    seed: int = 0,
+    title: str = "",
+) -> Figure:
+    """UMAP of latent vectors, one colour per class: do the classes form separate regions?"""
+    points = umap_2d(vectors, seed)
+    return plot_latent_scatter(points, labels, class_names, title or "UMAP of the latent space")
+
+
+def plot_latent_scatter(
+    points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], title: str = ""
+) -> Figure:
+    """Scatter of 2-D points (a 2-D latent, or a projection of one), coloured by class."""
+    figure, axis = plt.subplots(figsize=(6.5, 5.5))
+    colours = plt.get_cmap("tab10")
+    for label, name in enumerate(class_names):
+        chosen = labels == label
+        axis.scatter(*points[chosen].T, s=3, alpha=0.6, color=colours(label % 10), label=name)
+    axis.set_title(title)
+    axis.set_xticks([])
+    axis.set_yticks([])
+    axis.legend(markerscale=4, fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
+    figure.tight_layout()
+    return figure
+
+
+def plot_latent_pairplot(
+    vectors: np.ndarray, labels: np.ndarray, class_names: Sequence[str], dimensions: int = 10
+) -> Figure:
+    """Seaborn scatter-plot matrix of the first ``dimensions`` latent coordinates."""
+    import pandas as pd
+    import seaborn as sns
+
+    columns = [f"z{index}" for index in range(min(dimensions, vectors.shape[1]))]
+    frame = pd.DataFrame(vectors[:, : len(columns)], columns=columns)
+    frame["class"] = [class_names[label] for label in labels]
+    grid = sns.pairplot(
+        frame, hue="class", hue_order=[n for n in class_names if n in set(frame["class"])],
+        corner=True, height=1.1, plot_kws={"s": 12}, diag_kind="hist",
+    )  # fmt: skip
+    return grid.figure
+
+
+def plot_retrieval_confusion(confusion: np.ndarray, class_names: Sequence[str], k: int) -> Figure:
+    """Heatmap of :func:`~aesearch_utils.metrics.retrieval_confusion` (rows: query classes)."""
+    import seaborn as sns
+
+    figure, axis = plt.subplots(figsize=(7.5, 6))
+    sns.heatmap(
+        confusion, annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1, cbar=False, ax=axis,
+        xticklabels=class_names, yticklabels=class_names, annot_kws={"fontsize": 7},
+    )  # fmt: skip
+    axis.set_xlabel(f"class of a top-{k} result")
+    axis.set_ylabel("class of the query")
+    figure.tight_layout()
+    return figure
+
+
 def _show(axis, image: np.ndarray) -> None:
     maximum = 255 if image.dtype == np.uint8 else 1
     if image.shape[-1] == 1:

@@ -7,7 +7,8 @@ from aesearch_utils.encoders import PixelEncoder
 
 
 def row(model, dataset, test_mse, noise="none"):
-    return {"model": model, "dataset": dataset, "noise": noise, "test_mse": test_mse}
+    key = {"model": model, "dataset": dataset, "latent_dim": 32, "noise": noise}
+    return {**key, "test_mse": test_mse}
 
 
 def test_record_replaces_the_row_with_the_same_key(tmp_path):

@@ -81,6 +81,11 @@ def test_pca_baseline_is_fitted_on_the_gallery_only():
         PCAEncoder(3).encode(GALLERY)
 
 
+def test_pca_reconstruction_error_shrinks_to_zero_with_every_component():
+    errors = [PCAEncoder(size).fit(GALLERY).reconstruction_mse(QUERIES) for size in (2, 8, 16)]
+    assert errors[0] > errors[1] > errors[2] and errors[2] == pytest.approx(0, abs=1e-10)
+
+
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [

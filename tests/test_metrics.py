@@ -3,7 +3,13 @@ import pytest
 from sklearn.metrics import average_precision_score
 
 from aesearch_utils.errors import InvalidInputError
-from aesearch_utils.metrics import mean_average_precision_at_k, precision_at_k, recall_at_k
+from aesearch_utils.metrics import (
+    mean_average_precision_at_k,
+    precision_at_k,
+    precision_at_k_per_class,
+    recall_at_k,
+    retrieval_confusion,
+)
 
 
 def test_precision_at_k_by_hand():
@@ -44,3 +50,18 @@ def test_average_precision_over_the_whole_gallery_equals_scikit_learn():
         query_label, gallery_labels[ranking][None], gallery_labels, 50
     )
     assert ours == pytest.approx(average_precision_score(gallery_labels == 1, scores))
+
+
+def test_per_class_precision_and_retrieval_confusion_by_hand():
+    query_labels = np.array([0, 0, 2])
+    retrieved = np.array([[0, 1], [0, 0], [1, 2]])
+    assert precision_at_k_per_class(query_labels, retrieved, 2) == {0: 0.75, 2: 0.5}
+    confusion = retrieval_confusion(query_labels, retrieved, 2, classes=3)
+    np.testing.assert_allclose(confusion, [[0.75, 0.25, 0], [0, 0, 0], [0, 0.5, 0.5]])
+    # the diagonal, weighted by the queries per class, is precision@k
+    weights = np.bincount(query_labels, minlength=3) / len(query_labels)
+    assert np.sum(np.diag(confusion) * weights) == pytest.approx(
+        precision_at_k(query_labels, retrieved, 2)
+    )
+    with pytest.raises(InvalidInputError, match="k must be between"):
+        retrieval_confusion(query_labels, retrieved, 3, classes=3)

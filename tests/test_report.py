@@ -56,3 +56,40 @@ def test_the_autoencoders_table_quotes_the_seed_reports_beside_our_numbers(tmp_p
         "| conv_bn | mnist | 196 | 1,685 | 6 | 20.0 | 0.0090 | 0.0095 |  |  |  | 0.910 | 0 |"
         in table
     )
+
+
+def test_the_benchmark_table_puts_baselines_first_and_both_metrics_side_by_side(tmp_path):
+    rows = []
+    for dataset in ("cifar10", "mnist"):
+        for features, kind, score in (
+            ("dense", "autoencoder", 0.9),
+            ("raw_pixels", "baseline", 0.8),
+        ):
+            for metric, shift in (("euclidean", 0.0), ("cosine", 0.01)):
+                rows.append(
+                    {
+                        "dataset": dataset, "features": features, "kind": kind,
+                        "latent_dim": 32 if kind == "autoencoder" else 784, "metric": metric,
+                        "precision_at_10": score + shift, "map_at_100": score - 0.1 + shift,
+                        "seed_precision_at_7": score,
+                        "test_mse": 0.01 if kind == "autoencoder" else None,
+                        "train_seconds": 12.0, "encode_images_per_s": 5000, "query_ms_p50": 1.5,
+                    }
+                )  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "benchmark.csv", index=False)
+    lines = report.benchmark_table(tmp_path).splitlines()
+    assert [line.split(" | ")[:2] for line in lines[2:]] == [
+        ["| mnist", "*raw_pixels*"], ["| mnist", "dense"],
+        ["| cifar10", "*raw_pixels*"], ["| cifar10", "dense"],
+    ]  # fmt: skip
+    assert (
+        "| mnist | dense | 32 | 0.900 / 0.910 | 0.800 / 0.810 | 0.900 / 0.900 | 0.0100 |"
+        in lines[3]
+    )
+    assert lines[2].endswith("| 0.800 / 0.800 |  | 12 | 5,000 | 1.50 |")
+    verdict = report.benchmark_verdict(tmp_path).splitlines()
+    assert verdict[0] == (
+        "- mnist, euclidean: the best baseline is raw_pixels (precision_at_10 0.800); "
+        "beaten by dense (0.900)."
+    )
+    assert len(verdict) == 8 and verdict[2].startswith("- cifar10, euclidean:")

@@ -4,8 +4,11 @@ from aesearch_utils.data import Dataset
 from aesearch_utils.viz import (
     plot_class_distribution,
     plot_image_grid,
+    plot_latent_pairplot,
     plot_pixel_histograms,
+    plot_retrieval_confusion,
     save_figure,
+    umap_2d,
 )
 
 RNG = np.random.default_rng(0)
@@ -31,3 +34,25 @@ def test_grid_layout_and_dataset_plots():
     assert len(figure.axes) == 12 and sum(axis.has_data() for axis in figure.axes) == 10
     assert len(plot_class_distribution([GRAY, GRAY]).axes) == 2
     assert len(plot_pixel_histograms([GRAY]).axes[0].lines) == 1
+
+
+def test_umap_is_seeded_and_keeps_clusters_apart():
+    centres = np.repeat(np.eye(8, dtype=np.float32) * 10, 40, axis=0)
+    vectors = centres + RNG.normal(0, 0.1, centres.shape).astype(np.float32)
+    first, second = umap_2d(vectors, seed=3), umap_2d(vectors, seed=3)
+    assert first.shape == (320, 2)
+    np.testing.assert_array_equal(first, second)
+    labels = np.repeat(np.arange(8), 40)
+    means = np.array([first[labels == label].mean(axis=0) for label in range(8)])
+    spread = max(first[labels == label].std(axis=0).max() for label in range(8))
+    gaps = np.linalg.norm(means[:, None] - means[None], axis=-1)[~np.eye(8, dtype=bool)]
+    assert gaps.min() > 2 * spread  # every cluster stays its own island
+
+
+def test_pairplot_and_confusion_heatmap_have_one_panel_per_pair_and_cell():
+    vectors = RNG.normal(size=(50, 12)).astype(np.float32)
+    labels = np.arange(50) % 2
+    figure = plot_latent_pairplot(vectors, labels, ("even", "odd"), dimensions=4)
+    assert sum(axis.has_data() for axis in figure.axes) == 4 * 5 // 2  # a corner matrix
+    heatmap = plot_retrieval_confusion(np.eye(2), ("even", "odd"), k=10)
+    assert len(heatmap.axes[0].texts) == 4

@@ -4,7 +4,7 @@ Importing this package registers every builder; a new variant is one
 function decorated with ``@register("name")`` returning ``(encoder, decoder)``.
 """
 
-from aesearch_utils.models import convolutional, dense, hybrid  # noqa: F401  (registers)
+from aesearch_utils.models import convolutional, deep, dense, hybrid  # noqa: F401  (registers)
 from aesearch_utils.models.registry import (
     Autoencoder,
     build_autoencoder,
