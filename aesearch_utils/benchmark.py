@@ -33,8 +33,12 @@ FEATURE_MAP_MODELS = ("conv_upsampling", "conv_transpose", "conv_bn")
 LATENT_DIMS = {"conv_deep": 256}
 """Flat latent sizes that differ from the default of 32."""
 
-EPOCHS = {"dense": 20}
+EPOCHS = {"dense": 20, "vae_dense": 20}
 """Epoch budgets (at most: early stopping may end sooner) that differ from the default of 6."""
+
+LOSSES = {"vae_dense": "binary_crossentropy", "vae_conv": "binary_crossentropy",
+          "vae_gru": "binary_crossentropy"}  # fmt: skip
+"""Reconstruction losses that differ from MSE: a VAE's pixels are Bernoulli, as in the seeds."""
 
 EVALUATED_METRICS = ("euclidean", "cosine")
 SEED_PROTOCOL = {"k": 7, "queries": 100}
@@ -53,7 +57,11 @@ def benchmark_config(
     else:
         latent_dim = LATENT_DIMS.get(model, 32)
     return TrainingConfig(
-        model, latent_dim, epochs=epochs if epochs is not None else EPOCHS.get(model, 6), seed=seed
+        model,
+        latent_dim,
+        epochs=epochs if epochs is not None else EPOCHS.get(model, 6),
+        loss=LOSSES.get(model, "mse"),
+        seed=seed,
     )
 
 

@@ -27,6 +27,13 @@ SMOKE_OVERRIDES: dict[str, dict[str, Any]] = {
     "04_conv_transpose_autoencoder": {**_SMALL_TRAINING, "DATASET": "mnist"},
     "05_hybrid_conv_fc_autoencoders": {**_SMALL_TRAINING, "DATASET": "fashion_mnist"},
     "06_denoising_autoencoder": {**_SMALL_TRAINING, "DATASET": "mnist"},
+    "07_variational_autoencoder": {
+        **_SMALL_TRAINING,
+        "PLANE_EPOCHS": 2,
+        "SCATTER_POINTS": 500,
+        "NOISE_LEVELS": [0.0, 0.5],
+    },
+    "08_recurrent_and_attention_autoencoders": {**_SMALL_TRAINING, "DATASET": "mnist"},
     "09_pairwise_distance_search": {**_SMALL_TRAINING, "DATASET": "mnist"},
     "10_cifar10_autoencoder": {**_SMALL_TRAINING, "VISUAL_SAMPLES": 500},
     "11_benchmark": {**_SMALL_TRAINING, "EPOCHS": 1, "DATASET": "cifar10"},

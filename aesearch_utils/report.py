@@ -231,9 +231,33 @@ def benchmark_verdict(results_dir: Path) -> str:
     return "".join(f"- {sentence}\n" for sentence in sentences)
 
 
+def vae_table(results_dir: Path) -> str:
+    """Notebook 07: the VAE's two loss parts, and AE vs VAE precision under query noise."""
+    sections = []
+    for path in sorted(results_dir.glob("07_vae_*.json")):
+        measured = json.loads(path.read_text(encoding="utf-8"))
+        dataset = path.stem.removeprefix("07_vae_")
+        final = measured["final_epoch"]
+        precision = measured["precision_at_10"]
+        rows = [
+            [f"{level:g}", *(f"{precision[label][index]:.3f}" for label in precision)]
+            for index, level in enumerate(measured["noise_levels"])
+        ]
+        table = markdown_table(
+            ["query noise (std)", *(f"{label} P@10" for label in precision)], rows
+        )
+        sections.append(
+            f"{dataset}, {measured['latent_dim']}-D codes, {measured['epochs']} epochs; the VAE's "
+            f"validation loss at the last epoch: reconstruction {final['val_reconstruction']:.4f} "
+            f"+ KL {final['val_kl']:.4f} (per pixel).\n\n" + table
+        )
+    return "\n".join(sections)
+
+
 TABLES: dict[str, Callable[[Path], str]] = {
     "benchmark": benchmark_table,
     "benchmark_verdict": benchmark_verdict,
+    "vae": vae_table,
     "search_speed": search_speed_table,
     "autoencoders": autoencoders_table,
     "datasets": datasets_table,

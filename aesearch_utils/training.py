@@ -29,6 +29,7 @@ from aesearch_utils.data.preprocessing import to_float32, train_validation_split
 from aesearch_utils.errors import InvalidInputError
 from aesearch_utils.io import atomic_path, write_json
 from aesearch_utils.models import Autoencoder, build_autoencoder
+from aesearch_utils.models.variational import GaussianSample
 from aesearch_utils.seeding import set_seed
 
 MODEL_FORMAT_VERSION = 1
@@ -124,8 +125,14 @@ def train_autoencoder(
         inputs_train = add_noise(x_train, config.noise, config.noise_level, seed=config.seed)
         inputs_val = add_noise(x_val, config.noise, config.noise_level, seed=config.seed + 1)
 
+    variational = is_variational(model)
     model.autoencoder.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate), loss=config.loss
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss=config.loss,
+        # a VAE's loss also holds the KL term: log the reconstruction part on its own
+        metrics=[keras.metrics.MeanMetricWrapper(keras.losses.get(config.loss), "reconstruction")]
+        if variational
+        else None,
     )
     timer = EpochTimer()
     history = model.autoencoder.fit(
@@ -141,6 +148,7 @@ def train_autoencoder(
                 monitor="val_loss", patience=config.patience, restore_best_weights=True
             ),
             timer,
+            *([KLFromLoss()] if variational else []),
             EpochLog(config.epochs),
         ],
     )
@@ -191,6 +199,26 @@ def _load(path: Path, config: TrainingConfig) -> TrainedAutoencoder | None:
         from_cache=True,
         path=path,
     )
+
+
+def is_variational(model: Autoencoder) -> bool:
+    """Whether the encoder samples its code (a VAE), adding a KL term to the loss."""
+    return any(isinstance(layer, GaussianSample) for layer in model.encoder.layers)
+
+
+class KLFromLoss(keras.callbacks.Callback):
+    """Adds ``kl`` (and ``val_kl``) to the epoch logs: the loss minus its reconstruction part.
+
+    It must run before the callbacks that print or record the logs; Keras' own
+    ``History`` runs last, so the history keeps both parts.
+    """
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is None:
+            return
+        for prefix in ("", "val_"):
+            if f"{prefix}loss" in logs and f"{prefix}reconstruction" in logs:
+                logs[f"{prefix}kl"] = logs[f"{prefix}loss"] - logs[f"{prefix}reconstruction"]
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -251,6 +251,22 @@ def plot_retrieval_confusion(confusion: np.ndarray, class_names: Sequence[str], 
     return figure
 
 
+def plot_decoded_plane(grid: np.ndarray, spread: float) -> Figure:
+    """A 2-D code's decoded plane (:func:`aesearch_utils.latent.plane_grid`) as one picture."""
+    rows, columns, height, width, channels = grid.shape
+    mosaic = grid.transpose(0, 2, 1, 3, 4).reshape(rows * height, columns * width, channels)
+    figure, axis = plt.subplots(figsize=(7, 7))
+    extent = (-spread, spread, -spread, spread)
+    if channels == 1:
+        axis.imshow(mosaic[..., 0], cmap="gray", vmin=0, vmax=1, extent=extent)
+    else:
+        axis.imshow(np.clip(mosaic, 0, 1), extent=extent)
+    axis.set_xlabel("z0")
+    axis.set_ylabel("z1")
+    figure.tight_layout()
+    return figure
+
+
 def _show(axis, image: np.ndarray) -> None:
     maximum = 255 if image.dtype == np.uint8 else 1
     if image.shape[-1] == 1:

@@ -92,3 +92,32 @@ def test_a_new_variant_is_one_registered_builder(monkeypatch):
     assert build_autoencoder("tiny", (4, 4, 1), 3).latent_dim == 3
     with pytest.raises(ValueError, match="already registered"):
         register("tiny")(build_tiny)
+
+
+def test_a_vae_samples_while_training_and_returns_the_mean_otherwise():
+    from aesearch_utils.models.variational import GaussianSample
+
+    layer = GaussianSample(kl_weight=1.0, seed=0)
+    z_mean = np.full((4, 3), 0.5, dtype="float32")
+    z_log_var = np.zeros((4, 3), dtype="float32")
+    np.testing.assert_array_equal(layer([z_mean, z_log_var], training=False), z_mean)
+    assert not np.allclose(layer([z_mean, z_log_var], training=True), z_mean)
+    # KL(N(0.5, 1) || N(0, 1)) = 0.5 * 0.25 per dimension, three dimensions
+    assert float(layer.losses[-1]) == pytest.approx(3 * 0.125)
+
+
+def test_attention_patches_are_cut_and_reassembled_in_place():
+    from aesearch_utils.models.attention import from_patches, to_patches
+
+    images = keras.Input(shape=(8, 12, 2))
+    tokens = to_patches(images, 4, (2, 3), 2)
+    round_trip = keras.Model(images, [tokens, from_patches(tokens, 4, (2, 3), 2)])
+    batch = np.random.default_rng(0).random((2, 8, 12, 2)).astype("float32")
+    patches, restored = round_trip.predict(batch, verbose=0)
+    np.testing.assert_array_equal(restored, batch)
+    # token 4 is row 1, column 1: pixels 4..7 down and 4..7 across
+    np.testing.assert_array_equal(patches[:, 4], batch[:, 4:8, 4:8].reshape(2, -1))
+    with pytest.raises(InvalidInputError, match="none divides 30x30"):
+        build_autoencoder("attention", (30, 30, 1), 16)
+    with pytest.raises(InvalidInputError, match="multiples of 8; got 28x28"):
+        build_autoencoder("attention", (28, 28, 1), 16, patch=8)

@@ -93,3 +93,18 @@ def test_the_benchmark_table_puts_baselines_first_and_both_metrics_side_by_side(
         "beaten by dense (0.900)."
     )
     assert len(verdict) == 8 and verdict[2].startswith("- cifar10, euclidean:")
+
+
+def test_the_vae_table_lists_precision_per_noise_level(tmp_path):
+    write_json(
+        tmp_path / "07_vae_mnist.json",
+        {
+            "latent_dim": 32, "epochs": 5, "noise_levels": [0.0, 0.5],
+            "final_epoch": {"val_reconstruction": 0.087, "val_kl": 0.034},
+            "precision_at_10": {"VAE": [0.96, 0.38], "autoencoder": [0.95, 0.54]},
+        },
+    )  # fmt: skip
+    table = report.vae_table(tmp_path)
+    assert table.startswith("mnist, 32-D codes, 5 epochs;")
+    assert "reconstruction 0.0870 + KL 0.0340" in table
+    assert "| 0.5 | 0.380 | 0.540 |" in table.splitlines()

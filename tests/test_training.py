@@ -80,3 +80,23 @@ def test_headless_training_prints_one_line_per_epoch(monkeypatch, capsys):
     train_autoencoder(CONFIG, IMAGES, LABELS, use_cache=False)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
     assert len(lines) == 2 and lines[0].startswith("epoch 1/2  loss ") and "val_loss" in lines[0]
+
+
+def test_a_vae_logs_reconstruction_and_kl_apart_and_reloads_from_the_cache(tmp_path):
+    config = TrainingConfig(
+        "vae_dense", 2, options={"hidden_units": 16}, epochs=2, batch_size=16,
+        loss="binary_crossentropy",
+    )  # fmt: skip
+    trained = train_autoencoder(config, IMAGES, LABELS, dataset="toy", cache_dir=tmp_path)
+    history = trained.history
+    assert {"reconstruction", "kl", "val_reconstruction", "val_kl"} <= set(history)
+    np.testing.assert_allclose(
+        history["loss"], np.add(history["reconstruction"], history["kl"]), rtol=1e-5
+    )
+    assert min(history["kl"]) > 0
+    cached = train_autoencoder(config, IMAGES, LABELS, dataset="toy", cache_dir=tmp_path)
+    batch = IMAGES[:5].astype("float32") / 255
+    np.testing.assert_array_equal(  # the embedding is z_mean: deterministic
+        cached.model.encoder.predict(batch, verbose=0),
+        trained.model.encoder.predict(batch, verbose=0),
+    )

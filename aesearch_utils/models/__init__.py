@@ -4,7 +4,14 @@ Importing this package registers every builder; a new variant is one
 function decorated with ``@register("name")`` returning ``(encoder, decoder)``.
 """
 
-from aesearch_utils.models import convolutional, deep, dense, hybrid  # noqa: F401  (registers)
+from aesearch_utils.models import (  # noqa: F401  (importing registers the builders)
+    attention,
+    convolutional,
+    deep,
+    dense,
+    hybrid,
+    variational,
+)
 from aesearch_utils.models.registry import (
     Autoencoder,
     build_autoencoder,

@@ -1,0 +1,118 @@
+"""Interactive latent-space views for JupyterLab (ipywidgets), with a headless fallback.
+
+A view is a box of sliders and an image that is redrawn whenever a slider
+moves. Headless runs (papermill, CI) have no front end to talk to, and some
+set-ups hang waiting for one, so :func:`show` only displays a view in an
+interactive session; the notebooks save the same views as static figures.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import ipywidgets as widgets
+import numpy as np
+from IPython.display import display
+from PIL import Image
+
+from aesearch_utils import config
+from aesearch_utils.latent import decode, embed, interpolate
+from aesearch_utils.models import Autoencoder
+
+
+def png(image: np.ndarray, scale: int = 4) -> bytes:
+    """PNG bytes of one ``(H, W, C)`` image in [0, 1], enlarged ``scale`` times (no smoothing)."""
+    pixels = (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+    pixels = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
+    picture = Image.fromarray(pixels).resize(
+        (pixels.shape[1] * scale, pixels.shape[0] * scale), Image.Resampling.NEAREST
+    )
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def interpolation_view(
+    models: dict[str, Autoencoder],
+    images: np.ndarray,
+    labels: Sequence[int],
+    class_names: Sequence[str],
+) -> widgets.VBox:
+    """Pick two images and slide from one to the other in each model's latent space.
+
+    The decoded images of all ``models`` are shown side by side, so an
+    autoencoder and a VAE can be compared at the same point of the line.
+    """
+    last = len(images) - 1
+    first = widgets.IntSlider(0, 0, last, description="image A")
+    second = widgets.IntSlider(min(1, last), 0, last, description="image B")
+    position = widgets.FloatSlider(0.5, min=0, max=1, step=0.05, description="A → B")
+    caption = widgets.HTML()
+    originals = [widgets.Image(format="png") for _ in range(2)]
+    decoded = {name: widgets.Image(format="png") for name in models}
+    for image in decoded.values():
+        image.add_class("aesearch-decoded")
+
+    def redraw(_change=None) -> None:
+        a, b = first.value, second.value
+        caption.value = (
+            f"A: {class_names[labels[a]]}, B: {class_names[labels[b]]}; "
+            f"{position.value:.0%} of the way from A to B"
+        )
+        originals[0].value, originals[1].value = png(images[a] / 255), png(images[b] / 255)
+        for name, model in models.items():
+            decoded[name].value = png(interpolate(model, images[a], images[b], [position.value])[0])
+
+    for slider in (first, second, position):
+        slider.observe(redraw, names="value")
+    redraw()
+    columns = [_captioned(originals[0], "A"), _captioned(originals[1], "B")]
+    columns += [_captioned(image, name) for name, image in decoded.items()]
+    view = widgets.VBox([widgets.HBox([first, second]), position, caption, widgets.HBox(columns)])
+    view.add_class("aesearch-interpolation")
+    return view
+
+
+def traversal_view(
+    model: Autoencoder, start: np.ndarray | None = None, spread: float = 3.0, dimensions: int = 4
+) -> widgets.VBox:
+    """One slider per latent dimension (the first ``dimensions``); the decoded image follows.
+
+    ``start`` is an image whose code the sliders start from (default: the origin).
+    """
+    origin = (
+        np.zeros(model.latent_dim, np.float32) if start is None else embed(model, start[None])[0]
+    )
+    shown = min(dimensions, model.latent_dim)
+    sliders = [
+        widgets.FloatSlider(float(value), min=-spread, max=spread, step=0.1, description=f"z{d}")
+        for d, value in enumerate(origin[:shown])
+    ]
+    image = widgets.Image(format="png")
+    image.add_class("aesearch-decoded")
+
+    def redraw(_change=None) -> None:
+        code = origin.copy()
+        code[:shown] = [slider.value for slider in sliders]
+        image.value = png(decode(model, code[None])[0])
+
+    for slider in sliders:
+        slider.observe(redraw, names="value")
+    redraw()
+    view = widgets.VBox([*sliders, image])
+    view.add_class("aesearch-traversal")
+    return view
+
+
+def show(view: widgets.Widget, static_figure: str = "") -> None:
+    """Display ``view`` in an interactive session; headless, say where its static version is."""
+    if config.is_headless():
+        where = f": see {static_figure}" if static_figure else ""
+        print(f"headless run: the interactive view is not shown{where}")
+    else:
+        display(view)
+
+
+def _captioned(image: widgets.Image, text: str) -> widgets.VBox:
+    return widgets.VBox([widgets.HTML(f"<b>{text}</b>"), image])

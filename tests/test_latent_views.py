@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from aesearch_utils import latent, widgets
+from aesearch_utils.errors import InvalidInputError
+from aesearch_utils.models import build_autoencoder
+from aesearch_utils.viz import plot_decoded_plane
+
+MODEL = build_autoencoder("vae_dense", (8, 8, 1), 2, hidden_units=8)
+IMAGES = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 1), dtype=np.uint8)
+
+
+def test_interpolation_ends_at_the_two_images_reconstructions():
+    path = latent.interpolate(MODEL, IMAGES[0], IMAGES[1], np.array([0.0, 0.5, 1.0]))
+    ends = latent.decode(MODEL, latent.embed(MODEL, IMAGES[:2]))
+    np.testing.assert_allclose(path[[0, 2]], ends, atol=1e-6)
+    assert path.shape == (3, 8, 8, 1)
+
+
+def test_the_decoded_plane_needs_a_2d_code_and_is_one_mosaic():
+    grid = latent.plane_grid(MODEL, points=3)
+    assert grid.shape == (3, 3, 8, 8, 1)
+    assert plot_decoded_plane(grid, 2.0).axes[0].images[0].get_array().shape == (24, 24)
+    with pytest.raises(InvalidInputError, match="needs a 2-D code"):
+        latent.plane_grid(build_autoencoder("dense", (8, 8, 1), 3))
+    with pytest.raises(InvalidInputError, match="decodes vectors of 2 numbers"):
+        latent.decode(MODEL, np.zeros((1, 3)))
+
+
+def test_moving_a_slider_redraws_the_decoded_image():
+    view = widgets.interpolation_view({"vae": MODEL}, IMAGES, [0, 1, 0, 1, 0], ["a", "b"])
+    (sliders, position, caption, images) = view.children
+    decoded = images.children[-1].children[1]
+    before = decoded.value
+    position.value = 1.0
+    assert decoded.value != before and "100% of the way" in caption.value
+    sliders.children[1].value = 3  # another image B
+    assert "B: b" in caption.value
+
+    traversal = widgets.traversal_view(MODEL, spread=2.0)
+    _z0, z1, image = traversal.children
+    before = image.value
+    z1.value = 2.0
+    assert image.value != before and bytes(image.value).startswith(b"\x89PNG")
+
+
+def test_headless_runs_print_instead_of_displaying(monkeypatch, capsys):
+    monkeypatch.setenv("AESEARCH_HEADLESS", "1")
+    widgets.show(widgets.traversal_view(MODEL), "figures/07_plane.png")
+    assert "headless run" in capsys.readouterr().out
