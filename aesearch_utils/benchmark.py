@@ -14,6 +14,7 @@ the benchmark reuses the models those notebooks trained and cached.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -120,19 +121,25 @@ def measure_features(
                 "test_mse": None if test_mse is None else round(test_mse, 5),
                 "train_seconds": round(train_seconds, 1),
                 "encode_images_per_s": round(images_per_second),
-                "query_ms_p50": round(_query_latency_ms(index, queries[:latency_queries], k), 3),
+                "query_ms_p50": round(
+                    median_latency_ms(
+                        lambda vector, index=index: index.query_vectors(vector, k),
+                        queries[:latency_queries],
+                    ),
+                    3,
+                ),
             }
         )
     return rows
 
 
-def _query_latency_ms(index: ImageIndex, queries: np.ndarray, k: int) -> float:
-    """Median time of one search (one query vector at a time, as a user would send them)."""
-    index.query_vectors(queries[:1], k)  # warm-up
+def median_latency_ms(search: Callable[[np.ndarray], object], vectors: np.ndarray) -> float:
+    """Median time of ``search`` on one vector at a time, as a user would send queries."""
+    search(vectors[:1])  # warm-up
     times = []
-    for row in range(len(queries)):
+    for row in range(len(vectors)):
         start = time.perf_counter()
-        index.query_vectors(queries[row : row + 1], k)
+        search(vectors[row : row + 1])
         times.append(time.perf_counter() - start)
     return float(np.median(times) * 1000)
 

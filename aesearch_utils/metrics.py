@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aesearch_utils.errors import InvalidInputError
+from aesearch_utils.errors import InvalidInputError, UnknownNameError
 
 
 def precision_at_k(query_labels: np.ndarray, retrieved_labels: np.ndarray, k: int) -> float:
@@ -44,25 +44,64 @@ def recall_at_k(
     return float(np.mean(np.divide(found, relevant, out=np.zeros(len(found)), where=relevant > 0)))
 
 
+AP_NORMALISERS = ("relevant", "retrieved")
+
+
 def mean_average_precision_at_k(
-    query_labels: np.ndarray, retrieved_labels: np.ndarray, gallery_labels: np.ndarray, k: int
+    query_labels: np.ndarray,
+    retrieved_labels: np.ndarray,
+    gallery_labels: np.ndarray,
+    k: int,
+    normaliser: str = "relevant",
 ) -> float:
     """mAP@k: the mean over queries of AP@k.
 
     AP@k sums the precision at every rank ``i <= k`` that holds a relevant item
-    and divides by ``min(k, number of relevant gallery items)``, so a perfect
-    ranking scores 1. With ``k`` equal to the gallery size it is the usual
-    average precision (scikit-learn's ``average_precision_score``).
+    and divides it by
+
+    - ``"relevant"`` (default): ``min(k, number of relevant gallery items)``, so
+      only a top ``k`` made entirely of relevant items scores 1. With ``k``
+      equal to the gallery size it is the usual average precision
+      (scikit-learn's ``average_precision_score``).
+    - ``"retrieved"``: the number of relevant items found in the top ``k``
+      (0 when none is found). This one rewards putting the relevant results
+      first but does not penalise missing ones; it is the definition issue 6's
+      targets were measured with, and it is always at least the first.
     """
+    if normaliser not in AP_NORMALISERS:
+        raise UnknownNameError("normaliser", normaliser, AP_NORMALISERS)
     relevant_at = _relevance(query_labels, retrieved_labels, k)
     ranks = np.arange(1, k + 1)
     precision_at = np.cumsum(relevant_at, axis=1) / ranks
-    relevant = _relevant_counts(np.asarray(query_labels), np.asarray(gallery_labels))
-    normaliser = np.minimum(k, relevant)
+    if normaliser == "retrieved":
+        divisor = relevant_at.sum(axis=1)
+    else:
+        relevant = _relevant_counts(np.asarray(query_labels), np.asarray(gallery_labels))
+        divisor = np.minimum(k, relevant)
     sums = (precision_at * relevant_at).sum(axis=1)
-    return float(
-        np.mean(np.divide(sums, normaliser, out=np.zeros(len(sums)), where=normaliser > 0))
-    )
+    return float(np.mean(np.divide(sums, divisor, out=np.zeros(len(sums)), where=divisor > 0)))
+
+
+def retrieval_scores(
+    query_labels: np.ndarray,
+    retrieved_labels: np.ndarray,
+    gallery_labels: np.ndarray,
+    k: int = 10,
+    map_k: int = 100,
+) -> dict[str, float]:
+    """precision@k and both mAP@map_k (see :func:`mean_average_precision_at_k`), rounded."""
+    return {
+        f"precision_at_{k}": round(precision_at_k(query_labels, retrieved_labels, k), 4),
+        f"map_at_{map_k}": round(
+            mean_average_precision_at_k(query_labels, retrieved_labels, gallery_labels, map_k), 4
+        ),
+        f"map_at_{map_k}_retrieved": round(
+            mean_average_precision_at_k(
+                query_labels, retrieved_labels, gallery_labels, map_k, "retrieved"
+            ),
+            4,
+        ),
+    }
 
 
 def precision_at_k_per_class(

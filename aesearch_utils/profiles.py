@@ -37,6 +37,7 @@ SMOKE_OVERRIDES: dict[str, dict[str, Any]] = {
     "09_pairwise_distance_search": {**_SMALL_TRAINING, "DATASET": "mnist"},
     "10_cifar10_autoencoder": {**_SMALL_TRAINING, "VISUAL_SAMPLES": 500},
     "11_benchmark": {**_SMALL_TRAINING, "EPOCHS": 1, "DATASET": "cifar10"},
+    "12_beating_the_baselines": {**_SMALL_TRAINING, "EPOCHS": 1, "DATASET": "mnist"},
 }
 """Per notebook (file name without ``.ipynb``): the parameters the smoke profile changes."""
 
@@ -49,6 +50,7 @@ FULL_VARIANTS: dict[str, list[dict[str, Any]]] = {
     "06_denoising_autoencoder": _BOTH_MNISTS,
     "09_pairwise_distance_search": _BOTH_MNISTS,
     "11_benchmark": [*_BOTH_MNISTS, {"DATASET": "cifar10"}],
+    "12_beating_the_baselines": [*_BOTH_MNISTS, {"DATASET": "cifar10"}],
 }
 """Per notebook: the parameter sets the full profile runs it with (default: one run)."""
 

@@ -231,6 +231,46 @@ def benchmark_verdict(results_dir: Path) -> str:
     return "".join(f"- {sentence}\n" for sentence in sentences)
 
 
+def best_pipelines_table(results_dir: Path) -> str:
+    """Notebook 12: each dataset's registered pipeline beside the baselines, with the targets."""
+    from aesearch_utils.ablation import TARGETS  # imports Keras: only when this table is asked for
+
+    table = pd.read_csv(results_dir / "12_best_pipelines.csv")
+    order = {name: index for index, name in enumerate(DATASETS)}
+    table = table.sort_values(
+        ["dataset", "kind"],
+        key=lambda column: column.map(order) if column.name == "dataset" else column,
+        kind="stable",
+    )
+    rows = []
+    for row in table.itertuples():
+        targets = TARGETS.get(row.dataset)
+        winner = row.kind == "autoencoder"
+        rows.append(
+            [
+                row.dataset,
+                f"**{row.pipeline}**" if winner else row.pipeline,
+                row.steps,
+                _against(row.precision_at_10, targets[0] if winner and targets else None),
+                _against(row.map_at_100_retrieved, targets[1] if winner and targets else None),
+                f"{row.map_at_100:.3f}",
+                f"{row.train_seconds + row.fit_seconds:.0f}",
+                f"{row.query_ms_p50:.2f}",
+            ]
+        )
+    header = [
+        "dataset", "pipeline", "steps", "P@10", "mAP@100 (retrieved)", "mAP@100 (strict)",
+        "train + fit s", "query ms",
+    ]  # fmt: skip
+    return markdown_table(header, rows)
+
+
+def _against(value: float, target: float | None) -> str:
+    if target is None:
+        return f"{value:.3f}"
+    return f"{value:.3f} ({'≥' if value >= target else '<'} {target:.2f})"
+
+
 def vae_table(results_dir: Path) -> str:
     """Notebook 07: the VAE's two loss parts, and AE vs VAE precision under query noise."""
     sections = []
@@ -255,6 +295,7 @@ def vae_table(results_dir: Path) -> str:
 
 
 TABLES: dict[str, Callable[[Path], str]] = {
+    "best_pipelines": best_pipelines_table,
     "benchmark": benchmark_table,
     "benchmark_verdict": benchmark_verdict,
     "vae": vae_table,

@@ -21,8 +21,9 @@ MAX_BLOCK_VALUES = 2**24
 """Distances held at once (64 MiB of float32): bounds the query block size."""
 
 
-def _normalised(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+def unit_vectors(vectors: np.ndarray) -> np.ndarray:
+    """Each vector (along the last axis) divided by its L2 norm; zero vectors stay zero."""
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return vectors / np.maximum(norms, np.finfo(np.float32).tiny)
 
 
@@ -33,7 +34,7 @@ def exact_index(gallery: np.ndarray, metric: str):
     gallery = np.ascontiguousarray(gallery, dtype=np.float32)
     if metric == "cosine":
         index = faiss.IndexFlatIP(gallery.shape[1])
-        index.add(_normalised(gallery))
+        index.add(unit_vectors(gallery))
     else:
         index = faiss.IndexFlatL2(gallery.shape[1])
         index.add(gallery)
@@ -46,7 +47,7 @@ def search_exact_index(
     """Search an :func:`exact_index`; distances as :func:`nearest_neighbours` defines them."""
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     if metric == "cosine":
-        similarities, ids = index.search(_normalised(queries), k)
+        similarities, ids = index.search(unit_vectors(queries), k)
         return ids.astype(np.int64), (1.0 - similarities).astype(np.float32)
     squared, ids = index.search(queries, k)
     return ids.astype(np.int64), np.sqrt(np.maximum(squared, 0)).astype(np.float32)

@@ -2,13 +2,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from aesearch_utils.errors import InvalidInputError
+from aesearch_utils.errors import InvalidInputError, UnknownNameError
 from aesearch_utils.metrics import (
     mean_average_precision_at_k,
     precision_at_k,
     precision_at_k_per_class,
     recall_at_k,
     retrieval_confusion,
+    retrieval_scores,
 )
 
 
@@ -38,6 +39,26 @@ def test_recall_and_average_precision_by_hand():
     assert mean_average_precision_at_k(query_labels, retrieved, gallery_labels, 3) == pytest.approx(
         (ap_first + ap_second) / 2
     )
+
+
+def test_average_precision_normalised_by_the_relevant_items_retrieved():
+    gallery_labels = np.array([1, 1, 1, 2, 2, 0])
+    query_labels = np.array([1, 2, 0])
+    retrieved = np.array([[0, 1, 2], [2, 2, 1], [1, 1, 2]])
+    # query 1: one relevant found, at rank 2 -> (1/2) / 1; query 2: (1 + 1) / 2; query 3: none
+    expected = (0.5 + 1.0 + 0.0) / 3
+    found = mean_average_precision_at_k(query_labels, retrieved, gallery_labels, 3, "retrieved")
+    assert found == pytest.approx(expected)
+    strict = mean_average_precision_at_k(query_labels, retrieved, gallery_labels, 3)
+    assert strict == pytest.approx((0.5 / 3 + 1.0 + 0.0) / 3) and strict <= found
+    with pytest.raises(UnknownNameError, match="relevant"):
+        mean_average_precision_at_k(query_labels, retrieved, gallery_labels, 3, "found")
+    scores = retrieval_scores(query_labels, retrieved, gallery_labels, k=2, map_k=3)
+    assert scores == {
+        "precision_at_2": round((1 / 2 + 1 + 0) / 3, 4),
+        "map_at_3": round(strict, 4),
+        "map_at_3_retrieved": round(found, 4),
+    }
 
 
 def test_average_precision_over_the_whole_gallery_equals_scikit_learn():

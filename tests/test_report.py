@@ -108,3 +108,21 @@ def test_the_vae_table_lists_precision_per_noise_level(tmp_path):
     assert table.startswith("mnist, 32-D codes, 5 epochs;")
     assert "reconstruction 0.0870 + KL 0.0340" in table
     assert "| 0.5 | 0.380 | 0.540 |" in table.splitlines()
+
+
+def test_the_best_pipelines_table_marks_the_targets(tmp_path):
+    common = {"train_seconds": 100.0, "fit_seconds": 20.0, "query_ms_p50": 1.5, "map_at_100": 0.9}
+    rows = [
+        {"dataset": "cifar10", "pipeline": "cifar10-best", "kind": "autoencoder", "steps": "s",
+         "precision_at_10": 0.39, "map_at_100_retrieved": 0.41, **common},
+        {"dataset": "mnist", "pipeline": "raw pixels, cosine", "kind": "baseline", "steps": "raw",
+         "precision_at_10": 0.955, "map_at_100_retrieved": 0.934, **common},
+        {"dataset": "mnist", "pipeline": "mnist-best", "kind": "autoencoder", "steps": "s",
+         "precision_at_10": 0.978, "map_at_100_retrieved": 0.971, **common},
+    ]  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "12_best_pipelines.csv", index=False)
+    lines = report.best_pipelines_table(tmp_path).splitlines()
+    # MNIST first (catalogue order), its winner before its baseline; targets only on winners
+    assert lines[2].startswith("| mnist | **mnist-best** | s | 0.978 (≥ 0.97) | 0.971 (≥ 0.96) |")
+    assert lines[3].startswith("| mnist | raw pixels, cosine | raw | 0.955 | 0.934 | 0.900 | 120 |")
+    assert "| 0.390 (< 0.40) | 0.410 (≥ 0.40) |" in lines[4]

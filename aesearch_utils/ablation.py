@@ -1,0 +1,245 @@
+"""The validation ablation behind the registered pipelines (notebook 12).
+
+Every choice (which features, whitening, re-ranking) is made on a validation
+split carved from the training set: the gallery is the 90 % of the training
+split the autoencoders were trained on, the queries are the other 10 %
+(:func:`~aesearch_utils.data.train_validation_split` with the training seed,
+the same split :func:`~aesearch_utils.training.train_autoencoder` holds out).
+The test split is left for the final measurement.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aesearch_utils.data.dataset import Dataset
+from aesearch_utils.data.preprocessing import train_validation_split
+from aesearch_utils.encoders import Encoder
+from aesearch_utils.errors import InvalidInputError
+from aesearch_utils.index import encode_in_chunks
+from aesearch_utils.metrics import retrieval_scores
+from aesearch_utils.pipelines import SearchPipeline, features_encoder
+from aesearch_utils.postprocessing import principal_axes
+
+
+@dataclass(frozen=True)
+class ValidationSplit:
+    """Training images split into a gallery and held-out validation queries."""
+
+    gallery: np.ndarray
+    gallery_labels: np.ndarray
+    queries: np.ndarray
+    query_labels: np.ndarray
+
+
+def validation_split(data: Dataset, fraction: float = 0.1, seed: int = 0) -> ValidationSplit:
+    """The training split minus the validation images, and the validation images."""
+    if data.y_train is None:
+        raise InvalidInputError(f"{data.name}: the validation ablation needs labelled images")
+    gallery, gallery_labels, queries, query_labels = train_validation_split(
+        data.x_train, data.y_train, fraction, seed=seed
+    )
+    return ValidationSplit(gallery, gallery_labels, queries, query_labels)
+
+
+@dataclass(frozen=True)
+class EncodedSplit:
+    """One encoder's features of a validation split's gallery and queries."""
+
+    encoder: Encoder
+    gallery: np.ndarray
+    queries: np.ndarray
+    encode_seconds: float
+
+
+def encode_split(encoder: Encoder, split: ValidationSplit) -> EncodedSplit:
+    start = time.perf_counter()
+    gallery = encode_in_chunks(encoder, split.gallery, progress=False)
+    queries = encode_in_chunks(encoder, split.queries, progress=False)
+    return EncodedSplit(encoder, gallery, queries, time.perf_counter() - start)
+
+
+def ablation_table(
+    encoded: Iterable[EncodedSplit],
+    settings: Iterable[dict[str, Any]],
+    split: ValidationSplit,
+    k: int = 10,
+    map_k: int = 100,
+) -> pd.DataFrame:
+    """Validation scores of every encoder under every post-processing setting.
+
+    ``settings`` are :class:`~aesearch_utils.pipelines.SearchPipeline`
+    options; a whitening size larger than an encoder's features is skipped.
+    """
+    settings = list(settings)
+    rows = []
+    for features in encoded:
+        axes = (
+            principal_axes(features.gallery)
+            if any(setting.get("whiten_dims") for setting in settings)
+            else None
+        )
+        for setting in settings:
+            dims = setting.get("whiten_dims")
+            if dims and dims > features.gallery.shape[1]:
+                continue
+            start = time.perf_counter()
+            pipeline = SearchPipeline(features.encoder, **setting).fit_features(
+                features.gallery, split.gallery_labels, split.gallery.shape[1:], axes
+            )
+            labels = pipeline.query_features(features.queries, map_k).labels
+            rows.append(
+                {
+                    "features": features.encoder.name,
+                    "feature_dim": features.gallery.shape[1],
+                    "whiten_dims": dims or 0,
+                    "whiten_power": setting.get("whiten_power", 0.5) if dims else 0.0,
+                    "expansion_k": setting.get("expansion_k", 0),
+                    **retrieval_scores(split.query_labels, labels, split.gallery_labels, k, map_k),
+                    "seconds": round(time.perf_counter() - start + features.encode_seconds, 1),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+CANDIDATES: dict[str, tuple[str, ...]] = {
+    "mnist": (
+        "raw", "pca:32", "dense:latent", "conv_fc_transpose:latent", "conv_fc_transpose:pool2",
+        "conv_fc_transpose:pool2@128^0.5 + dense:latent@32^0.5",
+    ),
+    "fashion_mnist": (
+        "raw", "pca:32", "dense:latent", "conv_fc_transpose:latent", "conv_fc_transpose:pool1",
+        "conv_fc_transpose:pool1+flip", "conv_fc_transpose:pool2",
+        "conv_fc_transpose:pool1@128^0.75 + dense:latent@32^0.5",
+    ),
+    "cifar10": (
+        "raw", "pca:128", "conv_deep:latent", "conv_deep:pool3", "conv_deep:pool3+flip",
+        "conv_deep:pool4+flip",
+    ),
+}  # fmt: skip
+"""Per dataset, the features the ablation compares (specs of
+:func:`~aesearch_utils.pipelines.features_encoder`)."""
+
+WHITENING_DIMS = (32, 64, 128, 256)
+WHITENING_POWERS = (0.5, 0.75, 1.0)
+EXPANSION_KS = (3, 5, 10)
+
+
+def whitening_grid(
+    dims: Iterable[int] = WHITENING_DIMS, powers: Iterable[float] = WHITENING_POWERS
+) -> list[dict[str, Any]]:
+    """Plain cosine search, then every whitening size and power."""
+    powers = list(powers)
+    return [{}] + [{"whiten_dims": d, "whiten_power": p} for d in dims for p in powers]
+
+
+def best_rows(table: pd.DataFrame, score: str = "precision_at_10") -> pd.DataFrame:
+    """Per features, the row with the best ``score`` (ties: the better mAP@100)."""
+    ranked = table.sort_values([score, "map_at_100"], ascending=False, kind="stable")
+    return ranked.drop_duplicates("features").reset_index(drop=True)
+
+
+def setting_of(row: pd.Series) -> dict[str, Any]:
+    """The :class:`~aesearch_utils.pipelines.SearchPipeline` options of an ablation row."""
+    setting: dict[str, Any] = {"expansion_k": int(row["expansion_k"])}
+    if row["whiten_dims"]:
+        setting |= {
+            "whiten_dims": int(row["whiten_dims"]),
+            "whiten_power": float(row["whiten_power"]),
+        }
+    return setting
+
+
+def reranking_table(
+    encoded: Iterable[EncodedSplit],
+    best_whitening: pd.DataFrame,
+    split: ValidationSplit,
+    ks: Iterable[int] = EXPANSION_KS,
+) -> pd.DataFrame:
+    """Each encoder's best whitening setting, with re-ranking over ``ks`` neighbours."""
+    ks = list(ks)
+    tables = []
+    for features in encoded:
+        setting = setting_of(best_whitening.set_index("features").loc[features.encoder.name])
+        tables.append(ablation_table([features], [setting | {"expansion_k": k} for k in ks], split))
+    return pd.concat(tables, ignore_index=True)
+
+
+def progression(whitening: pd.DataFrame, reranking: pd.DataFrame) -> pd.DataFrame:
+    """Per features, the validation score after each step: cosine, + whitening, + re-ranking."""
+    plain = whitening[whitening["whiten_dims"] == 0].assign(step="1 cosine")
+    whitened = best_rows(pd.concat([plain, whitening[whitening["whiten_dims"] > 0]]))
+    reranked = best_rows(pd.concat([whitened, reranking]))
+    return pd.concat(
+        [
+            plain,
+            whitened.assign(step="2 + whitening (best of grid, or none)"),
+            reranked.assign(step="3 + DBA and query expansion (best k, or none)"),
+        ],
+        ignore_index=True,
+    )
+
+
+TARGETS: dict[str, tuple[float, float]] = {
+    "mnist": (0.97, 0.96),
+    "fashion_mnist": (0.84, 0.82),
+    "cifar10": (0.40, 0.40),
+}
+"""Issue 6's targets on the test split: (precision@10, mAP@100 over the relevant retrieved)."""
+
+
+def is_baseline(spec: str) -> bool:
+    """Whether a feature spec is a baseline (raw pixels or PCA) rather than an autoencoder's."""
+    return spec == "raw" or spec.startswith("pca:")
+
+
+def baseline_pipelines(
+    data: Dataset, best_baseline: pd.Series
+) -> dict[str, tuple[SearchPipeline, float]]:
+    """Issue 6's plain baselines (raw pixels and the candidates' PCA, cosine search) and the
+    validation's best baseline pipeline, each fitted on ``data``'s training split, with its
+    fitting seconds."""
+    pca = next(
+        (spec for spec in CANDIDATES.get(data.name, ()) if spec.startswith("pca:")), "pca:32"
+    )
+    specs = {
+        "raw pixels, cosine": ("raw", {}),
+        f"PCA-{pca.removeprefix('pca:')}, cosine": (pca, {}),
+        f"best baseline pipeline ({best_baseline['features']})": (
+            best_baseline["features"],
+            setting_of(best_baseline),
+        ),
+    }
+    pipelines = {}
+    for name, (features, setting) in specs.items():
+        start = time.perf_counter()
+        encoder = features_encoder(features, data, data.x_train)
+        pipeline = SearchPipeline(encoder, **setting).fit(data.x_train, data.y_train)
+        pipelines[name] = (pipeline, time.perf_counter() - start)
+    return pipelines
+
+
+def target_verdict(final: pd.DataFrame) -> list[str]:
+    """Sentences: the autoencoder pipeline against the targets and the baselines (test split)."""
+    lines = []
+    for dataset, group in final.groupby("dataset", sort=False):
+        model = group[group["kind"] == "autoencoder"].iloc[0]
+        baselines = group[group["kind"] == "baseline"]
+        for score, target in zip(
+            ("precision_at_10", "map_at_100_retrieved"), TARGETS[dataset], strict=True
+        ):
+            best = baselines.loc[baselines[score].idxmax()]
+            gap = model[score] - target
+            lines.append(
+                f"{dataset} {score}: {model[score]:.4f}, target {target:.2f} "
+                f"{'met' if gap >= 0 else 'missed'} by {abs(gap):.4f}; "
+                f"best baseline {best['pipeline']} {best[score]:.4f} "
+                f"({model[score] - best[score]:+.4f})"
+            )
+    return lines
