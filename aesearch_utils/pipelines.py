@@ -190,7 +190,7 @@ PIPELINES: dict[str, PipelineRecipe] = {
     ),
     "fashion_mnist-best": PipelineRecipe(
         "fashion_mnist", "conv_fc_transpose:pool1@128^0.75 + dense:latent@32^0.5",
-        expansion_k=3,
+        expansion_k=5,
         description="the conv encoder's first pooled map (14x14x16) and the dense code, each "
         "whitened, side by side; re-ranked",
     ),
