@@ -250,7 +250,7 @@ def best_pipelines_table(results_dir: Path) -> str:
             [
                 row.dataset,
                 f"**{row.pipeline}**" if winner else row.pipeline,
-                row.steps,
+                row.steps.replace(" | ", " → "),  # a pipe would split the cell
                 _against(row.precision_at_10, targets[0] if winner and targets else None),
                 _against(row.map_at_100_retrieved, targets[1] if winner and targets else None),
                 f"{row.map_at_100:.3f}",
