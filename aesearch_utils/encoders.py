@@ -16,6 +16,8 @@ from sklearn.decomposition import PCA
 
 from aesearch_utils.data.preprocessing import as_float_images
 from aesearch_utils.errors import InvalidInputError
+from aesearch_utils.postprocessing import Whitening
+from aesearch_utils.search import unit_vectors
 
 
 class Encoder(Protocol):
@@ -165,8 +167,6 @@ class ConcatenatedEncoder:
     def __init__(self, parts: list[tuple[Encoder, int, float]], name: str | None = None) -> None:
         if len(parts) < 2:
             raise InvalidInputError("a concatenation needs at least two encoders")
-        from aesearch_utils.postprocessing import Whitening
-
         self.parts = [(encoder, Whitening(dims, power)) for encoder, dims, power in parts]
         self.name = name or " + ".join(encoder.name for encoder, _ in self.parts)
         self._fitted = False
@@ -185,8 +185,6 @@ class ConcatenatedEncoder:
     def encode(self, images: np.ndarray) -> np.ndarray:
         if not self._fitted:
             raise InvalidInputError("fit the concatenated encoder on the gallery before encoding")
-        from aesearch_utils.search import unit_vectors
-
         return np.hstack(
             [
                 unit_vectors(whitening.transform(encoder.encode(images)))

@@ -27,6 +27,7 @@ import numpy as np
 
 from aesearch_utils.benchmark import benchmark_config, median_latency_ms
 from aesearch_utils.data.dataset import Dataset
+from aesearch_utils.data.loading import load_dataset
 from aesearch_utils.encoders import (
     ConcatenatedEncoder,
     Encoder,
@@ -245,8 +246,6 @@ def build_pipeline(
     """
     recipe = pipeline_recipe(name)
     if data is None:
-        from aesearch_utils.data import load_dataset
-
         data = load_dataset(recipe.dataset)
     if data.name != recipe.dataset:
         raise InvalidInputError(
