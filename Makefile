@@ -19,8 +19,8 @@ install: $(INSTALLED)
 
 # Execute the notebooks headless: PROFILE=full (default) or smoke; NOTEBOOKS="01 03" picks some.
 run: $(INSTALLED)
-	$(BIN)/python -m aesearch_utils.run --profile $(PROFILE) $(NOTEBOOKS)
-	if [ "$(PROFILE)" = full ]; then $(BIN)/python -m aesearch_utils.report; fi
+	$(BIN)/python -m aesearch_utils.course.run --profile $(PROFILE) $(NOTEBOOKS)
+	if [ "$(PROFILE)" = full ]; then $(BIN)/python -m aesearch_utils.course.report; fi
 
 # Lint, unit tests, every notebook in the smoke profile, then nbval over the executed notebooks.
 test: $(INSTALLED) lint
@@ -33,7 +33,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 
 readme: $(INSTALLED)
-	$(BIN)/python -m aesearch_utils.report
+	$(BIN)/python -m aesearch_utils.course.report
 
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/data_loading.py

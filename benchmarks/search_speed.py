@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from aesearch_utils import config
-from aesearch_utils.encoders import PCAEncoder
-from aesearch_utils.index import ImageIndex
 from aesearch_utils.io import write_json
-from aesearch_utils.search import nearest_neighbours
+from aesearch_utils.search.encoders import PCAEncoder
+from aesearch_utils.search.index import ImageIndex
+from aesearch_utils.search.neighbours import nearest_neighbours
 
 
 def best_of(repeats: int, function) -> float:
@@ -87,9 +87,10 @@ def main() -> None:
     truth, _ = nearest_neighbours(queries[:200], vectors, 10)
     settings = []
     for ef_search in (64, 128, 256, 512):
-        index.hnsw_ef_search = ef_search
-        latencies = single_query_latencies_ms(lambda q: index.query_vectors(q, 10), queries)
-        found = index.query_vectors(queries[:200], 10).ids
+        latencies = single_query_latencies_ms(
+            lambda q, ef=ef_search: index.query_vectors(q, 10, ef_search=ef), queries
+        )
+        found = index.query_vectors(queries[:200], 10, ef_search=ef_search).ids
         recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)])
         settings.append(
             {
@@ -103,8 +104,8 @@ def main() -> None:
     results[f"hnsw_{arguments.large}_32d"] = {
         "build_s": round(build_seconds, 1),
         "index_mib": round(index.nbytes() / 2**20, 1),
-        "neighbours": index.hnsw_neighbours,
-        "ef_construction": index.hnsw_ef_construction,
+        "neighbours": index.backend.options()["neighbours"],
+        "ef_construction": index.backend.options()["ef_construction"],
         "by_ef_search": settings,
     }
     print(f"hnsw build {build_seconds:.0f} s, {index.nbytes() / 2**20:.0f} MiB")

@@ -2,32 +2,28 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aesearch_utils import benchmark
+from aesearch_utils.course import benchmark
 from aesearch_utils.data import Dataset
-from aesearch_utils.encoders import PCAEncoder, PixelEncoder
 from aesearch_utils.errors import InvalidInputError
 from aesearch_utils.models import model_names
-from aesearch_utils.training import TrainingConfig
+from aesearch_utils.search.encoders import PCAEncoder, PixelEncoder
+from aesearch_utils.training import TrainingConfig, benchmark_config, fits
 
 MNIST, CIFAR = (28, 28, 1), (32, 32, 3)
 
 
 def test_recipes_match_the_notebooks_so_their_cached_models_are_reused():
-    assert benchmark.benchmark_config("dense", MNIST) == TrainingConfig("dense", 32, epochs=20)
-    assert benchmark.benchmark_config("conv_bn", MNIST) == TrainingConfig("conv_bn", 196, epochs=6)
-    assert benchmark.benchmark_config("conv_transpose", CIFAR).latent_dim == 8 * 8 * 4
-    assert benchmark.benchmark_config("conv_deep", CIFAR, epochs=1).epochs == 1
+    assert benchmark_config("dense", MNIST) == TrainingConfig("dense", 32, epochs=20)
+    assert benchmark_config("conv_bn", MNIST) == TrainingConfig("conv_bn", 196, epochs=6)
+    assert benchmark_config("conv_transpose", CIFAR).latent_dim == 8 * 8 * 4
+    assert benchmark_config("conv_deep", CIFAR, epochs=1).epochs == 1
 
 
 def test_every_registered_model_has_a_recipe_that_fits_some_dataset():
     for name in model_names():
-        fitting = [
-            shape
-            for shape in (MNIST, CIFAR)
-            if benchmark.fits(benchmark.benchmark_config(name, shape), shape)
-        ]
+        fitting = [shape for shape in (MNIST, CIFAR) if fits(benchmark_config(name, shape), shape)]
         assert fitting, name
-    assert not benchmark.fits(benchmark.benchmark_config("conv_deep", MNIST), MNIST)
+    assert not fits(benchmark_config("conv_deep", MNIST), MNIST)
 
 
 def separable(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,8 @@ import nbformat
 import papermill
 import pytest
 
-from aesearch_utils import config, profiles
+from aesearch_utils import config
+from aesearch_utils.course import profiles
 
 NOTEBOOK = "07_variational_autoencoder"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

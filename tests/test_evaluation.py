@@ -1,7 +1,7 @@
 import numpy as np
 
-from aesearch_utils import evaluation
 from aesearch_utils.models import build_autoencoder
+from aesearch_utils.training import evaluation
 
 MODEL = build_autoencoder("dense", (6, 6, 1), 3, hidden_units=(8,))
 IMAGES = np.random.default_rng(0).integers(0, 256, (9000, 6, 6, 1), dtype=np.uint8)

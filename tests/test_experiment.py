@@ -1,9 +1,9 @@
 import numpy as np
 import pandas as pd
 
-from aesearch_utils import experiment
+from aesearch_utils.course import experiment
 from aesearch_utils.data import Dataset
-from aesearch_utils.encoders import PixelEncoder
+from aesearch_utils.search.encoders import PixelEncoder
 
 
 def row(model, dataset, test_mse, noise="none"):

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from aesearch_utils import latent, widgets
 from aesearch_utils.errors import InvalidInputError
 from aesearch_utils.models import build_autoencoder
-from aesearch_utils.viz import plot_decoded_plane
+from aesearch_utils.viz import latent, widgets
+from aesearch_utils.viz.figures import plot_decoded_plane
 
 MODEL = build_autoencoder("vae_dense", (8, 8, 1), 2, hidden_units=8)
 IMAGES = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 1), dtype=np.uint8)

@@ -3,7 +3,7 @@ import pytest
 from sklearn.metrics import average_precision_score
 
 from aesearch_utils.errors import InvalidInputError, UnknownNameError
-from aesearch_utils.metrics import (
+from aesearch_utils.search.metrics import (
     mean_average_precision_at_k,
     precision_at_k,
     precision_at_k_per_class,

@@ -5,7 +5,8 @@ import ast
 import nbformat
 import pytest
 
-from aesearch_utils import config, profiles, run
+from aesearch_utils import config
+from aesearch_utils.course import profiles, run
 
 NOTEBOOKS = run.discover_notebooks(config.notebooks_dir())
 

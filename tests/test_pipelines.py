@@ -3,22 +3,26 @@ import re
 import numpy as np
 import pytest
 
-from aesearch_utils.ablation import CANDIDATES, ablation_table, encode_split, validation_split
+from aesearch_utils.course.ablation import (
+    CANDIDATES,
+    ablation_table,
+    encode_split,
+    validation_split,
+)
 from aesearch_utils.data.dataset import Dataset
-from aesearch_utils.encoders import ConcatenatedEncoder, LayerEncoder, PixelEncoder
 from aesearch_utils.errors import InvalidInputError, UnknownNameError
 from aesearch_utils.models import build_autoencoder
-from aesearch_utils.pipelines import (
-    PIPELINES,
-    SearchPipeline,
+from aesearch_utils.search.encoders import ConcatenatedEncoder, LayerEncoder, PixelEncoder
+from aesearch_utils.search.neighbours import nearest_neighbours, unit_vectors
+from aesearch_utils.search.pipeline import SearchPipeline
+from aesearch_utils.search.registry import (
     build_pipeline,
     features_encoder,
     pipeline_names,
     pipeline_recipe,
 )
-from aesearch_utils.postprocessing import Whitening
-from aesearch_utils.reranking import alpha_query_expansion, database_side_augmentation
-from aesearch_utils.search import nearest_neighbours, unit_vectors
+from aesearch_utils.search.reranking import alpha_query_expansion, database_side_augmentation
+from aesearch_utils.search.whitening import Whitening
 
 RNG = np.random.default_rng(0)
 
@@ -78,14 +82,14 @@ def test_database_side_augmentation_by_hand():
 def test_query_expansion_moves_the_query_towards_its_results():
     gallery = unit_vectors(RNG.normal(size=(50, 4)).astype("float32"))
     query = gallery[:1] + 0.5 * gallery[1:2]
-    ids, distances = nearest_neighbours(query, gallery, 2, "cosine")
-    expanded = alpha_query_expansion(query, gallery, ids, distances, alpha=0.0)
+    rows, distances = nearest_neighbours(query, gallery, 2, "cosine")
+    expanded = alpha_query_expansion(query, gallery, rows, distances, alpha=0.0)
     # alpha 0: plain sum of the query and its two results
     np.testing.assert_allclose(
-        expanded[0], unit_vectors(unit_vectors(query[0]) + gallery[ids[0]].sum(0)), atol=1e-6
+        expanded[0], unit_vectors(unit_vectors(query[0]) + gallery[rows[0]].sum(0)), atol=1e-6
     )
     with pytest.raises(InvalidInputError, match="alpha"):
-        alpha_query_expansion(query, gallery, ids, distances, alpha=-1)
+        alpha_query_expansion(query, gallery, rows, distances, alpha=-1)
 
 
 def test_search_pipeline_finds_the_same_cluster_and_reranking_helps_on_noisy_data():
@@ -100,7 +104,7 @@ def test_search_pipeline_finds_the_same_cluster_and_reranking_helps_on_noisy_dat
         assert result.ids.shape == (100, 10)
         scores[k] = np.mean(result.labels == labels[500:, None])
     assert scores[0] > 0.8 and scores[10] >= scores[0]
-    assert "dba+qe10" in pipeline.name and "whiten8" in pipeline.name
+    assert "dba+qe10" in pipeline.steps and "whiten8" in pipeline.steps
 
 
 def test_search_pipeline_on_images_and_its_errors():
@@ -110,7 +114,7 @@ def test_search_pipeline_on_images_and_its_errors():
         pipeline.query(images[:1])
     pipeline.fit(images, np.arange(40) % 2)
     assert pipeline.query(images[3], k=1).ids[0, 0] == 3  # one image, itself first
-    with pytest.raises(InvalidInputError, match=r"shape \(4, 4, 1\)"):
+    with pytest.raises(InvalidInputError, match=r"the gallery.s are \(4, 4, 1\)"):
         pipeline.query(np.zeros((1, 5, 5, 1), dtype=np.uint8))
     with pytest.raises(InvalidInputError, match="expansion_k"):
         SearchPipeline(PixelEncoder((4, 4, 1)), expansion_k=-1)
@@ -118,25 +122,27 @@ def test_search_pipeline_on_images_and_its_errors():
 
 def test_layer_encoder_takes_pooled_features_and_averages_mirror_images():
     model = _small_model()
-    pooled = LayerEncoder(model, "pool2")
+    pooled = LayerEncoder.from_autoencoder(model, "pool2")
     images = RNG.integers(0, 256, (3, 28, 28, 1), dtype=np.uint8)
-    assert pooled.encode(images).shape == (3, pooled.latent_dim) == (3, 7 * 7 * 32)
-    latent = LayerEncoder(model, "latent")
-    assert latent.latent_dim == 32 and latent.name == "conv_fc_transpose:latent"
-    flipped = LayerEncoder(model, "pool1", flip_average=True)
+    assert pooled.encode(images).shape == (3, pooled.output_dim) == (3, 7 * 7 * 32)
+    latent = LayerEncoder.from_autoencoder(model)
+    assert latent.output_dim == 32 and latent.name == "conv_fc_transpose"
+    flipped = LayerEncoder.from_autoencoder(model, "pool1", flip_average=True)
+    assert flipped.name == "conv_fc_transpose:pool1+flip"
     mirrored = images[:, :, ::-1]
     np.testing.assert_allclose(
         flipped.encode(images), flipped.encode(mirrored), rtol=1e-4, atol=1e-5
     )
     with pytest.raises(InvalidInputError, match=re.escape("'pool1' ... 'pool2'")):
-        LayerEncoder(model, "pool3")
+        LayerEncoder.from_autoencoder(model, "pool3")
 
 
 def test_registered_pipelines_and_their_errors():
     assert set(pipeline_names()) == {"mnist-best", "fashion_mnist-best", "cifar10-best"}
     for name in pipeline_names():
-        assert PIPELINES[name].dataset == name.removesuffix("-best")
-        assert PIPELINES[name].features in CANDIDATES[PIPELINES[name].dataset]
+        recipe = pipeline_recipe(name)
+        assert recipe.dataset == name.removesuffix("-best")
+        assert str(recipe.features) in CANDIDATES[recipe.dataset]
     with pytest.raises(UnknownNameError, match="mnist-best"):
         pipeline_recipe("mnist-fastest")
     toy = Dataset(
@@ -168,7 +174,7 @@ class _VectorEncoder:
         self.name, self.dim = "vectors", dim
 
     @property
-    def latent_dim(self) -> int:
+    def output_dim(self) -> int:
         return self.dim
 
     def encode(self, images):
@@ -189,7 +195,7 @@ def test_feature_specs_name_their_encoders():
     data = _toy_dataset()
     raw = features_encoder("raw", data, data.x_train)
     pca = features_encoder("pca:5", data, data.x_train)
-    assert (raw.name, raw.latent_dim, pca.name, pca.latent_dim) == ("raw", 16, "pca:5", 5)
+    assert (raw.name, raw.output_dim, pca.name, pca.output_dim) == ("raw", 16, "pca:5", 5)
     with pytest.raises(InvalidInputError, match="'pca:N'"):
         features_encoder("pca:many", data, data.x_train)
     with pytest.raises(UnknownNameError, match="conv_fc_transpose"):
@@ -201,12 +207,12 @@ def test_feature_specs_name_their_encoders():
 def test_a_concatenation_whitens_each_part_and_joins_unit_vectors():
     data = _toy_dataset()
     joined = features_encoder("raw@8^0.5 + pca:5@4^1", data, data.x_train)
-    assert joined.name == "raw@8^0.5 + pca:5@4^1" and joined.latent_dim == 12
+    assert joined.name == "raw@8^0.5 + pca:5@4^1" and joined.output_dim == 12
     vectors = joined.encode(data.x_test)
     assert vectors.shape == (10, 12)
     np.testing.assert_allclose(np.linalg.norm(vectors[:, :8], axis=1), 1, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(vectors[:, 8:], axis=1), 1, atol=1e-5)
-    with pytest.raises(InvalidInputError, match="fit the concatenated"):
-        ConcatenatedEncoder([(PixelEncoder((4, 4, 1)), 4, 0.5)] * 2).encode(data.x_test)
+    with pytest.raises(InvalidInputError, match="fit the whitening"):
+        ConcatenatedEncoder([(PixelEncoder((4, 4, 1)), Whitening(4))] * 2).encode(data.x_test)
     with pytest.raises(InvalidInputError, match="at least two"):
-        ConcatenatedEncoder([(PixelEncoder((4, 4, 1)), 4, 0.5)])
+        ConcatenatedEncoder([(PixelEncoder((4, 4, 1)), Whitening(4))])

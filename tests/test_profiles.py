@@ -1,6 +1,7 @@
 import pytest
 
-from aesearch_utils import config, profiles
+from aesearch_utils import config
+from aesearch_utils.course import profiles
 from aesearch_utils.errors import UnknownNameError
 
 

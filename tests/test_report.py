@@ -1,7 +1,8 @@
 import pandas as pd
 import pytest
 
-from aesearch_utils import config, report
+from aesearch_utils import config
+from aesearch_utils.course import report
 from aesearch_utils.errors import UnknownNameError
 from aesearch_utils.io import write_json
 

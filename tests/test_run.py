@@ -4,7 +4,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from aesearch_utils import run
+from aesearch_utils.course import run
 from aesearch_utils.errors import UnknownNameError
 
 

@@ -3,7 +3,7 @@ import pytest
 from sklearn.neighbors import NearestNeighbors
 
 from aesearch_utils.errors import InvalidInputError, UnknownNameError
-from aesearch_utils.search import nearest_neighbours
+from aesearch_utils.search.neighbours import nearest_neighbours
 
 RNG = np.random.default_rng(0)
 GALLERY = RNG.normal(size=(500, 8)).astype("float32")
@@ -36,5 +36,5 @@ def test_bad_arguments():
         nearest_neighbours(QUERIES, GALLERY, 3, metric="hamming")
     with pytest.raises(InvalidInputError, match="k must be between 1 and the gallery size 500"):
         nearest_neighbours(QUERIES, GALLERY, 501)
-    with pytest.raises(InvalidInputError, match="same number of columns"):
+    with pytest.raises(InvalidInputError, match=r"query vectors must be a 2-D array \(N, 8\)"):
         nearest_neighbours(QUERIES[:, :4], GALLERY, 3)

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from aesearch_utils.errors import InvalidInputError
-from aesearch_utils.training import TrainingConfig, cache_key, train_autoencoder
+from aesearch_utils.training import TrainingConfig, train_autoencoder
+from aesearch_utils.training.loop import cache_key
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, (80, 8, 8, 1), dtype=np.uint8)

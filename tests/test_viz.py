@@ -1,7 +1,7 @@
 import numpy as np
 
 from aesearch_utils.data import Dataset
-from aesearch_utils.viz import (
+from aesearch_utils.viz.figures import (
     plot_class_distribution,
     plot_image_grid,
     plot_latent_pairplot,

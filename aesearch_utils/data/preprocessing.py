@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import StratifiedShuffleSplit
 
 from aesearch_utils.data.dataset import Dataset
 from aesearch_utils.errors import InvalidInputError
@@ -52,6 +51,10 @@ def sample_indices(
     classes = 0 if labels is None else len(np.unique(labels))
     if labels is None or min(size, total - size) < classes:
         return np.sort(np.random.default_rng(seed).choice(total, size=size, replace=False))
+    # scikit-learn imports pandas: loaded only where a stratified split is drawn, so that
+    # the search core, which needs this module's scaling, starts without it
+    from sklearn.model_selection import StratifiedShuffleSplit
+
     splitter = StratifiedShuffleSplit(n_splits=1, train_size=size, random_state=seed)
     chosen, _ = next(splitter.split(np.zeros(total), labels))
     return np.sort(chosen)

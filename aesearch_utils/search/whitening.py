@@ -13,12 +13,13 @@ blowing up the noise in the smallest ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from aesearch_utils.errors import InvalidInputError
-
-CHUNK_ROWS = 8192
+from aesearch_utils.batching import row_blocks
+from aesearch_utils.errors import CorruptDataError, InvalidInputError
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ def principal_axes(vectors: np.ndarray) -> PrincipalAxes:
         )
     mean = vectors.mean(axis=0, dtype=np.float64)
     covariance = np.zeros((vectors.shape[1], vectors.shape[1]))
-    for start in range(0, len(vectors), CHUNK_ROWS):
-        block = vectors[start : start + CHUNK_ROWS] - mean
+    for rows in row_blocks(len(vectors)):
+        block = vectors[rows] - mean
         covariance += block.T @ block
     variances, axes = np.linalg.eigh(covariance / len(vectors))
     order = np.argsort(variances)[::-1]
@@ -96,6 +97,22 @@ class Whitening:
                 f"{vectors.shape}"
             )
         return (vectors - self._mean) @ projection
+
+    def save_state(self, path: Path) -> dict[str, Any]:
+        """Write the fitted mean and projection to ``path`` (``.npz``); return the settings."""
+        np.savez(path, mean=self._mean, projection=self._fitted())
+        return {"dims": self.dims, "power": self.power}
+
+    @classmethod
+    def load_state(cls, path: Path, dims: int | None = None, power: float = 0.5) -> Whitening:
+        """A whitening saved by :meth:`save_state`."""
+        with np.load(path, allow_pickle=False) as stored:
+            mean, projection = stored["mean"], stored["projection"]
+        if projection.ndim != 2 or mean.shape != (projection.shape[0],):
+            raise CorruptDataError(f"{path}: a whitening projection of shape {projection.shape}")
+        whitening = cls(dims if dims is not None else projection.shape[1], power)
+        whitening._mean, whitening._projection = mean, projection
+        return whitening
 
     def _fitted(self) -> np.ndarray:
         if self._projection is None:

@@ -4,8 +4,10 @@ Every choice (which features, whitening, re-ranking) is made on a validation
 split carved from the training set: the gallery is the 90 % of the training
 split the autoencoders were trained on, the queries are the other 10 %
 (:func:`~aesearch_utils.data.train_validation_split` with the training seed,
-the same split :func:`~aesearch_utils.training.train_autoencoder` holds out).
-The test split is left for the final measurement.
+the same split :func:`~aesearch_utils.training.train_autoencoder` holds out,
+as long as both get the same seed). The test split is left for the final
+measurement; :func:`chosen_settings` states the rule that turns the ablation
+table into the registered recipe.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ import pandas as pd
 
 from aesearch_utils.data.dataset import Dataset
 from aesearch_utils.data.preprocessing import train_validation_split
-from aesearch_utils.encoders import Encoder
 from aesearch_utils.errors import InvalidInputError
-from aesearch_utils.index import encode_in_chunks
-from aesearch_utils.metrics import retrieval_scores
-from aesearch_utils.pipelines import SearchPipeline, features_encoder
-from aesearch_utils.postprocessing import principal_axes
+from aesearch_utils.search.encoders import Encoder, encode_images
+from aesearch_utils.search.feature_spec import parse_features
+from aesearch_utils.search.metrics import retrieval_scores
+from aesearch_utils.search.pipeline import SearchPipeline
+from aesearch_utils.search.registry import PipelineRecipe, features_encoder
+from aesearch_utils.search.whitening import principal_axes
+from aesearch_utils.seeding import DEFAULT_SEED
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,9 @@ class ValidationSplit:
     query_labels: np.ndarray
 
 
-def validation_split(data: Dataset, fraction: float = 0.1, seed: int = 0) -> ValidationSplit:
+def validation_split(
+    data: Dataset, fraction: float = 0.1, seed: int = DEFAULT_SEED
+) -> ValidationSplit:
     """The training split minus the validation images, and the validation images."""
     if data.y_train is None:
         raise InvalidInputError(f"{data.name}: the validation ablation needs labelled images")
@@ -60,8 +66,8 @@ class EncodedSplit:
 
 def encode_split(encoder: Encoder, split: ValidationSplit) -> EncodedSplit:
     start = time.perf_counter()
-    gallery = encode_in_chunks(encoder, split.gallery, progress=False)
-    queries = encode_in_chunks(encoder, split.queries, progress=False)
+    gallery = encode_images(encoder, split.gallery)
+    queries = encode_images(encoder, split.queries)
     return EncodedSplit(encoder, gallery, queries, time.perf_counter() - start)
 
 
@@ -74,7 +80,7 @@ def ablation_table(
 ) -> pd.DataFrame:
     """Validation scores of every encoder under every post-processing setting.
 
-    ``settings`` are :class:`~aesearch_utils.pipelines.SearchPipeline`
+    ``settings`` are :class:`~aesearch_utils.search.pipeline.SearchPipeline`
     options; a whitening size larger than an encoder's features is skipped.
     """
     settings = list(settings)
@@ -124,7 +130,7 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 """Per dataset, the features the ablation compares (specs of
-:func:`~aesearch_utils.pipelines.features_encoder`)."""
+:func:`~aesearch_utils.search.registry.features_encoder`)."""
 
 WHITENING_DIMS = (32, 64, 128, 256)
 WHITENING_POWERS = (0.5, 0.75, 1.0)
@@ -145,8 +151,29 @@ def best_rows(table: pd.DataFrame, score: str = "precision_at_10") -> pd.DataFra
     return ranked.drop_duplicates("features").reset_index(drop=True)
 
 
+def chosen_settings(table: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """The rule that picks the registered recipe: the validation rows of the best autoencoder
+    pipeline and of the best baseline pipeline (by precision@10, ties by mAP@100)."""
+    best = best_rows(table)
+    baseline = best["features"].map(is_baseline)
+    if baseline.all() or not baseline.any():
+        raise InvalidInputError("the ablation table needs autoencoder rows and baseline rows")
+    return best[~baseline].iloc[0], best[baseline].iloc[0]
+
+
+def matches_recipe(row: pd.Series, recipe: PipelineRecipe) -> bool:
+    """Whether a validation row describes the same pipeline as a registered ``recipe``."""
+    chosen = setting_of(row)
+    settings = recipe.settings()
+    if not chosen.get("whiten_dims"):
+        chosen |= {"whiten_dims": None, "whiten_power": settings["whiten_power"]}
+    return parse_features(row["features"]) == recipe.features and all(
+        settings[key] == value for key, value in chosen.items()
+    )
+
+
 def setting_of(row: pd.Series) -> dict[str, Any]:
-    """The :class:`~aesearch_utils.pipelines.SearchPipeline` options of an ablation row."""
+    """The :class:`~aesearch_utils.search.pipeline.SearchPipeline` options of an ablation row."""
     setting: dict[str, Any] = {"expansion_k": int(row["expansion_k"])}
     if row["whiten_dims"]:
         setting |= {
@@ -200,7 +227,7 @@ def is_baseline(spec: str) -> bool:
 
 
 def baseline_pipelines(
-    data: Dataset, best_baseline: pd.Series
+    data: Dataset, best_baseline: pd.Series, seed: int = DEFAULT_SEED
 ) -> dict[str, tuple[SearchPipeline, float]]:
     """Issue 6's plain baselines (raw pixels and the candidates' PCA, cosine search) and the
     validation's best baseline pipeline, each fitted on ``data``'s training split, with its
@@ -219,7 +246,7 @@ def baseline_pipelines(
     pipelines = {}
     for name, (features, setting) in specs.items():
         start = time.perf_counter()
-        encoder = features_encoder(features, data, data.x_train)
+        encoder = features_encoder(features, data, data.x_train, seed=seed)
         pipeline = SearchPipeline(encoder, **setting).fit(data.x_train, data.y_train)
         pipelines[name] = (pipeline, time.perf_counter() - start)
     return pipelines

@@ -237,7 +237,7 @@ def plot_latent_pairplot(
 
 
 def plot_retrieval_confusion(confusion: np.ndarray, class_names: Sequence[str], k: int) -> Figure:
-    """Heatmap of :func:`~aesearch_utils.metrics.retrieval_confusion` (rows: query classes)."""
+    """Heatmap of :func:`~aesearch_utils.search.metrics.retrieval_confusion` (rows: queries)."""
     import seaborn as sns
 
     figure, axis = plt.subplots(figsize=(7.5, 6))
@@ -252,7 +252,7 @@ def plot_retrieval_confusion(confusion: np.ndarray, class_names: Sequence[str], 
 
 
 def plot_decoded_plane(grid: np.ndarray, spread: float) -> Figure:
-    """A 2-D code's decoded plane (:func:`aesearch_utils.latent.plane_grid`) as one picture."""
+    """A 2-D code's decoded plane (:func:`aesearch_utils.viz.latent.plane_grid`) as one picture."""
     rows, columns, height, width, channels = grid.shape
     mosaic = grid.transpose(0, 2, 1, 3, 4).reshape(rows * height, columns * width, channels)
     figure, axis = plt.subplots(figsize=(7, 7))

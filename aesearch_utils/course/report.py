@@ -1,7 +1,7 @@
 """Markdown tables for the README, generated from the results files.
 
 The README marks each generated table with ``<!-- table:NAME -->`` ...
-``<!-- /table -->``; ``python -m aesearch_utils.report`` rewrites what lies
+``<!-- /table -->``; ``python -m aesearch_utils.course.report`` rewrites what lies
 between the marks from ``results/``, and ``--check`` only reports whether the
 README is up to date (a test runs that check), so no number in the README is
 typed by hand.
@@ -20,10 +20,12 @@ from typing import Any
 import pandas as pd
 
 from aesearch_utils import config
+from aesearch_utils.course.ablation import TARGETS
+from aesearch_utils.course.benchmark import verdict
+from aesearch_utils.course.seed_reports import reported
 from aesearch_utils.data.dataset import DATASETS
 from aesearch_utils.errors import UnknownNameError
 from aesearch_utils.io import write_atomically
-from aesearch_utils.seed_reports import reported
 
 _TABLE = re.compile(r"(<!-- table:(?P<name>[a-z_]+) -->\n).*?(<!-- /table -->)", re.DOTALL)
 
@@ -222,7 +224,6 @@ def benchmark_table(results_dir: Path) -> str:
 
 def benchmark_verdict(results_dir: Path) -> str:
     """The benchmark's plain-words verdict, as a list, from the same results file."""
-    from aesearch_utils.benchmark import verdict  # imports Keras: only when this table is asked for
 
     table = pd.read_csv(results_dir / "benchmark.csv")
     order = {name: index for index, name in enumerate(DATASETS)}
@@ -233,7 +234,6 @@ def benchmark_verdict(results_dir: Path) -> str:
 
 def best_pipelines_table(results_dir: Path) -> str:
     """Notebook 12: each dataset's registered pipeline beside the baselines, with the targets."""
-    from aesearch_utils.ablation import TARGETS  # imports Keras: only when this table is asked for
 
     table = pd.read_csv(results_dir / "12_best_pipelines.csv")
     order = {name: index for index, name in enumerate(DATASETS)}
@@ -320,7 +320,7 @@ def render_readme(text: str, results_dir: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m aesearch_utils.report")
+    parser = argparse.ArgumentParser(prog="python -m aesearch_utils.course.report")
     parser.add_argument("--check", action="store_true", help="only report whether it is stale")
     arguments = parser.parse_args(argv)
     root = config.project_root()

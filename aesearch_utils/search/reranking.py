@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from aesearch_utils.batching import row_blocks
 from aesearch_utils.errors import InvalidInputError
-from aesearch_utils.search import nearest_neighbours, unit_vectors
+from aesearch_utils.search.neighbours import nearest_neighbours, unit_vectors
 
 
 def _check(k: int, alpha: float, gallery_size: int) -> None:
@@ -41,27 +42,26 @@ def database_side_augmentation(gallery: np.ndarray, k: int, alpha: float = 3.0) 
     """The gallery, each vector averaged with its ``k`` nearest neighbours (unit vectors)."""
     gallery = unit_vectors(np.asarray(gallery, dtype=np.float32))
     _check(k, alpha, len(gallery))
-    ids, distances = nearest_neighbours(gallery, gallery, k + 1, "cosine")
+    neighbours, distances = nearest_neighbours(gallery, gallery, k + 1, "cosine")
     # the nearest is usually the vector itself; drop it by position, duplicates stay
-    ids, distances = ids[:, 1:], distances[:, 1:]
+    neighbours, distances = neighbours[:, 1:], distances[:, 1:]
     augmented = np.empty_like(gallery)
-    for start in range(0, len(gallery), 4096):
-        rows = slice(start, start + 4096)
+    for rows in row_blocks(len(gallery)):
         augmented[rows] = _weighted_means(
-            gallery[rows], gallery[ids[rows]], 1 - distances[rows], alpha
+            gallery[rows], gallery[neighbours[rows]], 1 - distances[rows], alpha
         )
     return augmented
 
 
 def alpha_query_expansion(
-    queries: np.ndarray, gallery: np.ndarray, ids: np.ndarray, distances: np.ndarray,
+    queries: np.ndarray, gallery: np.ndarray, rows: np.ndarray, distances: np.ndarray,
     alpha: float = 3.0,
 ) -> np.ndarray:  # fmt: skip
-    """Expanded queries (unit vectors) from a first cosine search's ``ids`` and ``distances``.
+    """Expanded queries (unit vectors) from a first cosine search's ``rows`` and ``distances``.
 
-    ``ids``/``distances`` are the first search's top ``k`` per query; their
-    width is the expansion's ``k``.
+    ``rows``/``distances`` are the first search's top ``k`` per query (gallery
+    row numbers); their width is the expansion's ``k``.
     """
     queries = unit_vectors(np.asarray(queries, dtype=np.float32))
-    _check(ids.shape[1], alpha, len(gallery) + 1)
-    return _weighted_means(queries, unit_vectors(gallery[ids]), 1 - distances, alpha)
+    _check(rows.shape[1], alpha, len(gallery) + 1)
+    return _weighted_means(queries, unit_vectors(gallery[rows]), 1 - distances, alpha)

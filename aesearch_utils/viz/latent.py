@@ -2,7 +2,7 @@
 
 Each function encodes and decodes with a trained :class:`Autoencoder`, so the
 same calls serve the static figures of a headless run and the interactive
-widgets in JupyterLab (:mod:`aesearch_utils.widgets`).
+widgets in JupyterLab (:mod:`aesearch_utils.viz.widgets`).
 """
 
 from __future__ import annotations

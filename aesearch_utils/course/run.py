@@ -2,9 +2,9 @@
 
 Usage::
 
-    python -m aesearch_utils.run                      # every notebook, full profile
-    python -m aesearch_utils.run --profile smoke      # the quick tour CI takes
-    python -m aesearch_utils.run 01 03                # some notebooks, by number or name
+    python -m aesearch_utils.course.run                      # every notebook, full profile
+    python -m aesearch_utils.course.run --profile smoke      # the quick tour CI takes
+    python -m aesearch_utils.course.run 01 03                # some notebooks, by number or name
 
 Executed notebooks go to ``build/<profile>/notebooks/`` (or ``--output-dir``);
 each notebook's wall time is merged into ``notebook_times.json`` in the
@@ -24,9 +24,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aesearch_utils import config
+from aesearch_utils.course.profiles import PROFILES, notebook_runs, output_dirs
 from aesearch_utils.errors import AesearchError, UnknownNameError
 from aesearch_utils.io import write_json
-from aesearch_utils.profiles import PROFILES, notebook_runs, output_dirs
 
 KERNEL_NAME = "python3"
 TIMES_FILE = "notebook_times.json"
@@ -159,7 +159,7 @@ def _read_times(path: Path) -> dict[str, float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m aesearch_utils.run", description=__doc__.split("\n\n")[0]
+        prog="python -m aesearch_utils.course.run", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("notebooks", nargs="*", help="numbers or names (default: all)")
     parser.add_argument("--profile", choices=PROFILES, default="full")

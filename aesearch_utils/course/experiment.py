@@ -14,15 +14,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aesearch_utils.course.measure import labelled, search_scores
 from aesearch_utils.data.dataset import Dataset
 from aesearch_utils.data.noise import add_noise
 from aesearch_utils.data.preprocessing import to_float32
-from aesearch_utils.errors import InvalidInputError
-from aesearch_utils.evaluation import dead_dimensions, encode, reconstruction_mse
 from aesearch_utils.io import write_atomically
-from aesearch_utils.metrics import precision_at_k
-from aesearch_utils.search import nearest_neighbours
+from aesearch_utils.search.encoders import LayerEncoder
+from aesearch_utils.search.index import ImageIndex
+from aesearch_utils.search.metrics import precision_at_k
+from aesearch_utils.search.neighbours import nearest_neighbours
 from aesearch_utils.training import TrainedAutoencoder
+from aesearch_utils.training.evaluation import dead_dimensions, encode, reconstruction_mse
 
 RESULTS_FILE = "autoencoders.csv"
 KEY_COLUMNS = ("model", "dataset", "latent_dim", "noise")
@@ -31,11 +33,12 @@ KEY_COLUMNS = ("model", "dataset", "latent_dim", "noise")
 def evaluate(trained: TrainedAutoencoder, data: Dataset, k: int = 10) -> dict[str, Any]:
     """One results row: sizes, cost, train/test MSE, dead latent dimensions, precision@k."""
     model, config = trained.model, trained.config
+    gallery_labels, _ = labelled(data, "evaluating retrieval")
     gallery = encode(model, data.x_train)
-    queries = encode(model, data.x_test)
-    neighbours, _ = nearest_neighbours(queries, gallery, k)
-    if data.y_train is None or data.y_test is None:
-        raise InvalidInputError(f"{data.name}: evaluating retrieval needs labelled images")
+    index = ImageIndex(
+        gallery, gallery_labels, LayerEncoder.from_autoencoder(model), data.image_shape
+    )
+    scores, _ = search_scores(index.query_vectors, encode(model, data.x_test), data, k=k, map_k=k)
     return {
         "model": config.model,
         "dataset": data.name,
@@ -49,7 +52,7 @@ def evaluate(trained: TrainedAutoencoder, data: Dataset, k: int = 10) -> dict[st
         "train_mse": round(reconstruction_mse(model, data.x_train), 5),
         "test_mse": round(reconstruction_mse(model, data.x_test), 5),
         "dead_latent_dims": int(dead_dimensions(gallery).sum()),
-        f"precision_at_{k}": round(precision_at_k(data.y_test, data.y_train[neighbours], k), 4),
+        f"precision_at_{k}": scores[f"precision_at_{k}"],
     }
 
 
@@ -64,18 +67,17 @@ def precision_under_noise(
     """precision@k of noisy test queries against the clean training gallery, per noise level.
 
     ``embed`` maps float images in [0, 1] to vectors: an encoder's ``encode``,
-    e.g. :class:`~aesearch_utils.encoders.PixelEncoder` for the raw-pixel baseline.
+    e.g. :class:`~aesearch_utils.search.encoders.PixelEncoder` for the raw-pixel baseline.
     The gallery is embedded once, without noise.
     """
-    if data.y_train is None or data.y_test is None:
-        raise InvalidInputError(f"{data.name}: measuring precision needs labelled images")
+    gallery_labels, query_labels = labelled(data, "measuring precision")
     gallery = embed(to_float32(data.x_train))
     clean_queries = to_float32(data.x_test)
     precisions = []
     for level in levels:
         queries = embed(add_noise(clean_queries, kind, level, seed=seed))
         neighbours, _ = nearest_neighbours(queries, gallery, k)
-        precisions.append(round(precision_at_k(data.y_test, data.y_train[neighbours], k), 4))
+        precisions.append(round(precision_at_k(query_labels, gallery_labels[neighbours], k), 4))
     return precisions
 
 
@@ -96,3 +98,43 @@ def record(
     table = pd.concat([table, new], ignore_index=True) if len(table) else new
     table = table.sort_values(list(key_columns), kind="stable")
     return write_atomically(path, lambda temporary: table.to_csv(temporary, index=False))
+
+
+def noise_robustness_record(
+    vae: TrainedAutoencoder, levels: Sequence[float], precision: dict[str, list[float]]
+) -> dict[str, Any]:
+    """Notebook 07's results: the VAE's final losses and precision@10 per query-noise level
+    for each model (written to ``results/07_vae_<dataset>.json``, the README's VAE table)."""
+    return {
+        "latent_dim": vae.model.latent_dim,
+        "epochs": vae.epochs_run,
+        "final_epoch": {name: round(values[-1], 5) for name, values in vae.history.items()},
+        "noise_levels": list(levels),
+        "precision_at_10": precision,
+    }
+
+
+def noise_robustness_verdict(
+    levels: Sequence[float], precision: dict[str, list[float]], model: str, reference: str
+) -> list[str]:
+    """Sentences: per noise level, ``model``'s precision against ``reference``'s; then whether
+    the seed reports' claim (``model`` is more robust) holds at every level."""
+    gains = [
+        ours - theirs for ours, theirs in zip(precision[model], precision[reference], strict=True)
+    ]
+    lines = [
+        f"noise {level:.1f}: {model} {'+' if gain >= 0 else '-'}{abs(gain):.3f} against the "
+        f"{reference}"
+        for level, gain in zip(levels, gains, strict=True)
+    ]
+    ahead = [level for level, gain in zip(levels, gains, strict=True) if gain > 0]
+    if len(ahead) == len(gains):
+        lines.append(
+            f"The seeds' robustness claim holds here: the {model} is ahead at every level."
+        )
+    else:
+        lines.append(
+            f"The seeds' robustness claim does not hold here: the {model} is ahead "
+            + (f"only at noise levels {ahead}." if ahead else "at no noise level.")
+        )
+    return lines

@@ -17,8 +17,8 @@ from IPython.display import display
 from PIL import Image
 
 from aesearch_utils import config
-from aesearch_utils.latent import decode, embed, interpolate
 from aesearch_utils.models import Autoencoder
+from aesearch_utils.viz.latent import decode, embed, interpolate
 
 
 def png(image: np.ndarray, scale: int = 4) -> bytes:

@@ -1,0 +1,110 @@
+"""One way to measure a search, for every results row of the course.
+
+Notebooks 02-06 (:func:`~aesearch_utils.course.experiment.evaluate`), 11
+(:func:`~aesearch_utils.course.benchmark.measure_features`) and 12
+(:func:`measure_pipeline`) all do the same thing: encode the test split
+(timed), search the training split with every test image, score the
+rankings with the labels, and time single queries. They differ only in what
+they search with and which columns they keep, so they share
+:func:`encode_timed` and :func:`search_scores`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from aesearch_utils.data.dataset import Dataset
+from aesearch_utils.errors import InvalidInputError
+from aesearch_utils.search.encoders import Encoder, encode_images
+from aesearch_utils.search.index import SearchResult
+from aesearch_utils.search.metrics import retrieval_scores
+from aesearch_utils.search.pipeline import SearchPipeline
+
+Search = Callable[[np.ndarray, int], SearchResult]
+"""Encoded query vectors and k to results: ``index.query_vectors``, ``pipeline.query_features``."""
+
+
+def labelled(data: Dataset, purpose: str) -> tuple[np.ndarray, np.ndarray]:
+    """The training and test labels; a clear error when ``data`` has none."""
+    if data.y_train is None or data.y_test is None:
+        raise InvalidInputError(f"{data.name}: {purpose} needs labelled images")
+    return data.y_train, data.y_test
+
+
+def encode_timed(encoder: Encoder, images: np.ndarray) -> tuple[np.ndarray, float]:
+    """The vectors of ``images`` and the encoding throughput, images per second."""
+    start = time.perf_counter()
+    vectors = encode_images(encoder, images)
+    return vectors, len(vectors) / (time.perf_counter() - start)
+
+
+def median_latency_ms(search: Callable[[np.ndarray], object], vectors: np.ndarray) -> float:
+    """Median time of ``search`` on one vector at a time, as a user would send queries."""
+    search(vectors[:1])  # warm-up
+    times = []
+    for row in range(len(vectors)):
+        start = time.perf_counter()
+        search(vectors[row : row + 1])
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000)
+
+
+def search_scores(
+    search: Search,
+    queries: np.ndarray,
+    data: Dataset,
+    *,
+    k: int = 10,
+    map_k: int = 100,
+    latency_queries: int = 100,
+) -> tuple[dict[str, float], np.ndarray]:
+    """Scores of ``search`` for the encoded test ``queries`` against ``data``'s training split.
+
+    Returns precision@k and both mAP@map_k (:func:`~aesearch_utils.search.metrics.retrieval_scores`)
+    with ``query_ms_p50``, the median latency of one query, and the retrieved
+    labels ``(queries, map_k)`` for further scores.
+    """
+    gallery_labels, query_labels = labelled(data, "measuring retrieval")
+    retrieved = search(queries, map_k).labels
+    scores = retrieval_scores(query_labels, retrieved, gallery_labels, k, map_k)
+    latency = median_latency_ms(lambda vector: search(vector, k), queries[:latency_queries])
+    return scores | {"query_ms_p50": round(latency, 3)}, retrieved
+
+
+def measure_pipeline(
+    pipeline: SearchPipeline,
+    data: Dataset,
+    *,
+    name: str,
+    kind: str,
+    train_seconds: float = 0.0,
+    fit_seconds: float = 0.0,
+    k: int = 10,
+    map_k: int = 100,
+    latency_queries: int = 100,
+) -> dict[str, Any]:
+    """Test-split quality and cost of a pipeline fitted on ``data``'s training split.
+
+    ``query_ms_p50`` is one encoded query's search, re-ranking included; the
+    encoding itself is ``encode_images_per_s``.
+    """
+    labelled(data, "measuring a pipeline")
+    queries, images_per_second = encode_timed(pipeline.encoder, data.x_test)
+    scores, _ = search_scores(
+        pipeline.query_features, queries, data, k=k, map_k=map_k, latency_queries=latency_queries
+    )
+    return {
+        "dataset": data.name,
+        "pipeline": name,
+        "kind": kind,
+        "steps": pipeline.steps,
+        **{key: value for key, value in scores.items() if key != "query_ms_p50"},
+        "train_seconds": round(train_seconds, 1),
+        "fit_seconds": round(fit_seconds, 1),
+        "encode_images_per_s": round(images_per_second),
+        "query_ms_p50": scores["query_ms_p50"],
+    }

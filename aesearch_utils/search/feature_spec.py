@@ -1,0 +1,135 @@
+"""The feature-spec mini-language: which features a search pipeline compares, as text.
+
+A spec names one source of features, or several side by side::
+
+    raw                                   the pixels
+    pca:32                                PCA with 32 components, fitted on the gallery
+    conv_deep:pool3+flip                  a registered autoencoder read at a layer
+                                          (latent, pool1, pool2, ...), mirror-averaged
+    conv_fc_transpose:pool1@128^0.75 + dense:latent@32^0.5
+                                          two sources, each whitened (to 128 dimensions with
+                                          power 0.75, to 32 with 0.5), joined
+
+:func:`parse_features` turns the text into typed specs and ``str(spec)``
+writes the canonical text back, so notebook 12's results, the registered
+recipes and the code all speak of features the same way. Parsing needs no
+model: the model name is checked when the encoder is built.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from aesearch_utils.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class PixelFeatures:
+    def __str__(self) -> str:
+        return "raw"
+
+
+@dataclass(frozen=True)
+class PCAFeatures:
+    components: int
+
+    def __str__(self) -> str:
+        return f"pca:{self.components}"
+
+
+@dataclass(frozen=True)
+class ModelFeatures:
+    model_name: str
+    layer: str = "latent"
+    """``latent`` or ``poolN``."""
+    flip_average: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.model_name}:{self.layer}" + ("+flip" if self.flip_average else "")
+
+
+SingleFeatures = PixelFeatures | PCAFeatures | ModelFeatures
+
+
+@dataclass(frozen=True)
+class WhitenedPart:
+    """One source of a concatenation, whitened to ``dims`` with ``power`` on its own."""
+
+    features: SingleFeatures
+    dims: int
+    power: float = 0.5
+
+    def __str__(self) -> str:
+        return f"{self.features}@{self.dims}^{self.power:g}"
+
+
+@dataclass(frozen=True)
+class ConcatenatedFeatures:
+    parts: tuple[WhitenedPart, ...]
+
+    def __str__(self) -> str:
+        return " + ".join(str(part) for part in self.parts)
+
+
+FeatureSpec = PixelFeatures | PCAFeatures | ModelFeatures | ConcatenatedFeatures
+
+_SINGLE = re.compile(r"(?P<source>[a-z][a-z0-9_]*)(?::(?P<detail>[a-z0-9]+))?(?P<flip>\+flip)?")
+_PART = re.compile(r"(?P<single>[^@]+)@(?P<dims>\d+)(?:\^(?P<power>\d*\.?\d+))?")
+_SYNTAX = (
+    "write 'raw', 'pca:N', 'MODEL:latent', 'MODEL:poolN', optionally followed by '+flip', "
+    "or several of them as 'SPEC@DIMS^POWER + SPEC@DIMS^POWER'"
+)
+
+
+def parse_features(text: str) -> FeatureSpec:
+    """The typed spec of ``text``; a clear error for anything else."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInputError(f"a feature spec is a non-empty string, got {text!r}: {_SYNTAX}")
+    pieces = [piece.strip() for piece in text.split(" + ")]
+    if len(pieces) == 1:
+        return _parse_single(pieces[0], text)
+    parts = []
+    for piece in pieces:
+        match = _PART.fullmatch(piece)
+        if match is None:
+            raise InvalidInputError(
+                f"each part of a concatenation is written 'SPEC@DIMS^POWER', got {piece!r} in "
+                f"{text!r}"
+            )
+        power = float(match["power"]) if match["power"] else 0.5
+        if int(match["dims"]) < 1 or not 0 <= power <= 1:
+            raise InvalidInputError(
+                f"in {piece!r}: DIMS must be at least 1 and POWER between 0 and 1"
+            )
+        parts.append(WhitenedPart(_parse_single(match["single"], text), int(match["dims"]), power))
+    return ConcatenatedFeatures(tuple(parts))
+
+
+def _parse_single(piece: str, text: str) -> SingleFeatures:
+    match = _SINGLE.fullmatch(piece)
+    if match is None:
+        raise InvalidInputError(f"cannot read the feature spec {piece!r} in {text!r}: {_SYNTAX}")
+    source, detail, flip = match["source"], match["detail"], bool(match["flip"])
+    if source == "raw":
+        if detail or flip:
+            raise InvalidInputError(f"'raw' takes no options, got {piece!r}")
+        return PixelFeatures()
+    if source == "pca":
+        if not detail or not detail.isdigit() or int(detail) < 1 or flip:
+            raise InvalidInputError(f"a PCA spec is written 'pca:N' with N >= 1, got {piece!r}")
+        return PCAFeatures(int(detail))
+    layer = detail or "latent"
+    if layer != "latent" and not re.fullmatch(r"pool[1-9]\d*", layer):
+        raise InvalidInputError(
+            f"a model is read at 'latent' or 'poolN' (N = 1, 2, ...), got {layer!r} in {piece!r}"
+        )
+    return ModelFeatures(source, layer, flip)
+
+
+def model_names_in(spec: FeatureSpec) -> tuple[str, ...]:
+    """The autoencoders a spec needs, in order of appearance."""
+    singles = (
+        [part.features for part in spec.parts] if isinstance(spec, ConcatenatedFeatures) else [spec]
+    )
+    return tuple(single.model_name for single in singles if isinstance(single, ModelFeatures))

@@ -1,0 +1,217 @@
+"""Search pipelines: an encoder's features, whitened, searched, re-ranked; saved and reopened.
+
+A :class:`SearchPipeline` turns images into vectors with any encoder (an
+autoencoder's latent or pooled conv features, raw pixels, PCA), then
+
+1. PCA-whitens them (:class:`~aesearch_utils.search.whitening.Whitening`,
+   fitted on the gallery),
+2. searches by cosine similarity in an exact :class:`~aesearch_utils.search.index.ImageIndex`,
+3. optionally re-ranks with database-side augmentation and alpha query
+   expansion (:mod:`aesearch_utils.search.reranking`).
+
+The same steps apply to the baselines, so notebook 12's ablation can tell
+what the autoencoder adds and what the post-processing adds.
+
+A fitted pipeline saves to one folder (:meth:`SearchPipeline.save`: the
+encoder and its weights, the whitening, the re-ranked gallery vectors with
+their ids and labels) and reopens from it without encoding anything
+(:meth:`SearchPipeline.open`). Searching a fitted pipeline only reads its
+state, so several threads may query it at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aesearch_utils.errors import CorruptDataError, InvalidInputError
+from aesearch_utils.io import current_snapshot, write_folder_atomically
+from aesearch_utils.search.encoders import Encoder, check_images, encode_images, load_encoder
+from aesearch_utils.search.index import ImageIndex, SearchResult
+from aesearch_utils.search.neighbours import unit_vectors
+from aesearch_utils.search.reranking import alpha_query_expansion, database_side_augmentation
+from aesearch_utils.search.whitening import PrincipalAxes, Whitening
+
+PIPELINE_FORMAT_VERSION = 1
+
+
+class _Whitened:
+    """The encoder the index sees: the base encoder followed by the whitening."""
+
+    def __init__(self, base: Encoder, whitening: Whitening | None) -> None:
+        self.base = base
+        self.whitening = whitening
+        self.name = base.name + ("+whitened" if whitening else "")
+
+    @property
+    def output_dim(self) -> int:
+        return self.whitening.output_dim if self.whitening else self.base.output_dim
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        return self.transform(self.base.encode(images))
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        return self.whitening.transform(features) if self.whitening else features
+
+
+class SearchPipeline:
+    """Features -> whitening -> cosine search -> re-ranking; fitted on a gallery.
+
+    Args:
+        encoder: gives the features.
+        whiten_dims: whitened dimensions kept (``None``: no whitening).
+        whiten_power: 1 is full whitening, 0 plain PCA (see ``Whitening``).
+        expansion_k: neighbours used by database-side augmentation and query
+            expansion; 0 turns re-ranking off.
+        expansion_alpha: the weight exponent of both.
+    """
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        *,
+        whiten_dims: int | None = None,
+        whiten_power: float = 0.5,
+        expansion_k: int = 0,
+        expansion_alpha: float = 3.0,
+    ) -> None:
+        if expansion_k < 0:
+            raise InvalidInputError(f"expansion_k must be 0 (off) or more, got {expansion_k}")
+        self.encoder = encoder
+        self.whiten_dims = whiten_dims
+        self.whiten_power = whiten_power
+        self.expansion_k = expansion_k
+        self.expansion_alpha = expansion_alpha
+        self.index: ImageIndex | None = None
+        self.metadata: dict[str, Any] = {}
+        """Free JSON-friendly facts saved with the pipeline (its registered name, class names)."""
+
+    @property
+    def steps(self) -> str:
+        """The steps in one line, e.g. ``conv_fc_transpose:pool2 | whiten128^0.5 | dba+qe5``."""
+        steps = [self.encoder.name]
+        if self.whiten_dims:
+            steps.append(f"whiten{self.whiten_dims}^{self.whiten_power:g}")
+        if self.expansion_k:
+            steps.append(f"dba+qe{self.expansion_k}")
+        return " | ".join(steps)
+
+    def settings(self) -> dict[str, Any]:
+        """The constructor's options, as saved."""
+        return {
+            "whiten_dims": self.whiten_dims,
+            "whiten_power": self.whiten_power,
+            "expansion_k": self.expansion_k,
+            "expansion_alpha": self.expansion_alpha,
+        }
+
+    def fit(
+        self, images: np.ndarray, labels: np.ndarray | None = None, ids: np.ndarray | None = None
+    ) -> SearchPipeline:
+        """Encode the gallery ``images`` and fit every step on them.
+
+        ``ids``: stable int64 ids, one per image (default: the row numbers).
+        """
+        check_images(images)
+        features = encode_images(self.encoder, images, progress=True)
+        return self.fit_features(features, labels, images.shape[1:], ids=ids)
+
+    def fit_features(
+        self,
+        features: np.ndarray,
+        labels: np.ndarray | None,
+        image_shape: tuple[int, ...],
+        axes: PrincipalAxes | None = None,
+        ids: np.ndarray | None = None,
+    ) -> SearchPipeline:
+        """Fit on already-encoded gallery features (the encoder's output).
+
+        ``axes``: the features' :func:`~aesearch_utils.search.whitening.principal_axes`,
+        when already computed.
+        """
+        whitening = Whitening(self.whiten_dims, self.whiten_power) if self.whiten_dims else None
+        if whitening is not None:
+            whitening.fit(features, axes)
+        encoder = _Whitened(self.encoder, whitening)
+        vectors = unit_vectors(encoder.transform(features))
+        if self.expansion_k:
+            vectors = database_side_augmentation(vectors, self.expansion_k, self.expansion_alpha)
+        self.index = ImageIndex(vectors, labels, encoder, image_shape, "cosine", ids=ids)
+        return self
+
+    def query(self, images: np.ndarray, k: int = 10) -> SearchResult:
+        """The ``k`` nearest gallery images to each query image (one image or a batch)."""
+        index = self._fitted()
+        if isinstance(images, np.ndarray) and images.ndim == len(index.image_shape):
+            images = images[np.newaxis]
+        check_images(images, index.image_shape)
+        return self.query_features(encode_images(self.encoder, images), k)
+
+    def query_features(self, features: np.ndarray, k: int = 10) -> SearchResult:
+        """Search with already-encoded query features (the encoder's output)."""
+        index = self._fitted()
+        vectors = index.encoder.transform(np.atleast_2d(np.asarray(features, dtype=np.float32)))
+        if self.expansion_k:
+            first = index.query_vectors(vectors, self.expansion_k)
+            vectors = alpha_query_expansion(
+                vectors, index.vectors, first.rows, first.distances, self.expansion_alpha
+            )
+        return index.query_vectors(vectors, k)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save the fitted pipeline into the folder ``path``, atomically (see
+        :func:`~aesearch_utils.io.write_folder_atomically`): a reader, or a crash,
+        sees the previous save or this one, never a mix."""
+        index = self._fitted()
+
+        def write(folder: Path) -> None:
+            description = {
+                "format": PIPELINE_FORMAT_VERSION,
+                "settings": self.settings(),
+                "metadata": self.metadata,
+                "encoder": self.encoder.save_state(folder, "encoder"),
+                "whitening": (
+                    index.encoder.whitening.save_state(folder / "whitening.npz")
+                    if index.encoder.whitening
+                    else None
+                ),
+            }
+            index.save(folder / "index.npz")
+            (folder / "pipeline.json").write_text(
+                json.dumps(description, indent=2, sort_keys=True), encoding="utf-8"
+            )
+
+        return write_folder_atomically(path, write)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> SearchPipeline:
+        """Reopen a pipeline saved by :meth:`save`, ready to search; nothing is encoded."""
+        folder = current_snapshot(path)
+        try:
+            description = json.loads((folder / "pipeline.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise CorruptDataError(f"{folder}: unreadable pipeline.json ({error})") from None
+        if description.get("format") != PIPELINE_FORMAT_VERSION:
+            raise CorruptDataError(
+                f"{folder}: pipeline format {description.get('format')}, this version reads "
+                f"{PIPELINE_FORMAT_VERSION}: build and save the pipeline again"
+            )
+        pipeline = cls(load_encoder(description["encoder"], folder, "encoder"),
+                       **description["settings"])  # fmt: skip
+        whitening = description["whitening"]
+        whitened = _Whitened(
+            pipeline.encoder,
+            Whitening.load_state(folder / "whitening.npz", **whitening) if whitening else None,
+        )
+        pipeline.index = ImageIndex.load(folder / "index.npz", whitened)
+        pipeline.metadata = description["metadata"]
+        return pipeline
+
+    def _fitted(self) -> ImageIndex:
+        if self.index is None:
+            raise InvalidInputError("fit the pipeline on a gallery before searching or saving")
+        return self.index

@@ -1,0 +1,72 @@
+"""The course's training recipe per model: latent size, epochs, loss.
+
+One recipe per (model, image shape), used by every notebook that needs the
+model and by the registered search pipelines, so each model is trained once
+and then loaded from the cache (:mod:`aesearch_utils.training.loop`).
+"""
+
+from __future__ import annotations
+
+from aesearch_utils.data.dataset import Dataset
+from aesearch_utils.errors import InvalidInputError
+from aesearch_utils.models import build_autoencoder
+from aesearch_utils.seeding import DEFAULT_SEED
+from aesearch_utils.training.loop import TrainedAutoencoder, TrainingConfig, train_autoencoder
+
+FEATURE_MAP_MODELS = ("conv_upsampling", "conv_transpose", "conv_bn")
+"""Models whose latent is the ``H/4 x W/4 x C`` feature map: the latent is 4 channels of it."""
+
+LATENT_DIMS = {"conv_deep": 256}
+"""Flat latent sizes that differ from the default of 32."""
+
+EPOCHS = {"dense": 20, "vae_dense": 20}
+"""Epoch budgets (at most: early stopping may end sooner) that differ from the default of 6."""
+
+LOSSES = {"vae_dense": "binary_crossentropy", "vae_conv": "binary_crossentropy",
+          "vae_gru": "binary_crossentropy"}  # fmt: skip
+"""Reconstruction losses that differ from MSE: a VAE's pixels are Bernoulli, as in the seeds."""
+
+
+def benchmark_config(
+    model_name: str,
+    image_shape: tuple[int, int, int],
+    epochs: int | None = None,
+    seed: int = DEFAULT_SEED,
+) -> TrainingConfig:
+    """The training recipe for the registered model ``model_name`` on images of ``image_shape``.
+
+    ``epochs`` overrides the model's budget (the smoke profile trains briefly).
+    """
+    if model_name in FEATURE_MAP_MODELS:
+        latent_dim = (image_shape[0] // 4) * (image_shape[1] // 4) * 4
+    else:
+        latent_dim = LATENT_DIMS.get(model_name, 32)
+    return TrainingConfig(
+        model_name,
+        latent_dim,
+        epochs=epochs if epochs is not None else EPOCHS.get(model_name, 6),
+        loss=LOSSES.get(model_name, "mse"),
+        seed=seed,
+    )
+
+
+def fits(config: TrainingConfig, image_shape: tuple[int, int, int]) -> bool:
+    """Whether the model can be built for these images (e.g. ``conv_deep`` needs 32x32)."""
+    try:
+        build_autoencoder(config.model, image_shape, config.latent_dim, **config.options)
+    except InvalidInputError:
+        return False
+    return True
+
+
+def train_model(
+    model_name: str, data: Dataset, epochs: int | None = None, seed: int = DEFAULT_SEED
+) -> TrainedAutoencoder:
+    """A registered model, with its recipe, trained on ``data``'s training split (or loaded
+    from the cache).
+
+    Training holds out the validation images that
+    :func:`~aesearch_utils.course.ablation.validation_split` gives for the same ``seed``.
+    """
+    config = benchmark_config(model_name, data.image_shape, epochs, seed)
+    return train_autoencoder(config, data.x_train, data.y_train, dataset=data.name)
