@@ -38,6 +38,7 @@ readme: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/data_loading.py
 	$(BIN)/python benchmarks/search_speed.py
+	$(BIN)/python benchmarks/pipeline_reopen.py
 
 lab: $(INSTALLED)
 	$(BIN)/jupyter lab notebooks/

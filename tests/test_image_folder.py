@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 from conftest import make_tar_gz, png_bytes, write_image_tree
+from PIL import Image
 
 from aesearch_utils.data import load_image_folder
 from aesearch_utils.errors import CorruptDataError, DataNotFoundError, InvalidInputError
@@ -90,3 +91,24 @@ def test_empty_or_missing_folders(tmp_path):
         load_image_folder(tmp_path)
     with pytest.raises(DataNotFoundError, match="neither a folder nor"):
         load_image_folder(tmp_path / "nowhere")
+
+
+def test_sixteen_bit_greys_are_scaled_not_clipped(tmp_path):
+    levels = np.array([[0, 257], [32896, 65535]], dtype=np.uint16)  # 0, 1, 128, 255 in 8 bits
+    Image.fromarray(levels).save(tmp_path / "deep.png")
+    data = load_image_folder(tmp_path, grayscale=True)
+    np.testing.assert_array_equal(data.x_train[0, :, :, 0], [[0, 1], [128, 255]])
+
+
+def test_transparent_pixels_are_composited_onto_the_background_with_a_warning(tmp_path):
+    pixels = np.zeros((2, 2, 4), np.uint8)
+    pixels[..., 0] = 200  # red everywhere, but only the first pixel is opaque
+    pixels[0, 0, 3] = 255
+    Image.fromarray(pixels, "RGBA").save(tmp_path / "stroke.png")
+    with pytest.warns(UserWarning, match=r"1 image\(s\) have transparency.*grey level 0"):
+        data = load_image_folder(tmp_path)
+    np.testing.assert_array_equal(data.x_train[0, 0, 0], [200, 0, 0])
+    np.testing.assert_array_equal(data.x_train[0, 1, 1], [0, 0, 0])  # not the hidden red
+    with pytest.warns(UserWarning, match="grey level 255"):
+        white = load_image_folder(tmp_path, background=255)
+    np.testing.assert_array_equal(white.x_train[0, 1, 1], [255, 255, 255])

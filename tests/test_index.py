@@ -1,3 +1,5 @@
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -120,3 +122,47 @@ def test_bad_galleries_and_settings():
         ImageIndex.build(PIXELS, GALLERY, backend="annoy")
     with pytest.raises(InvalidInputError, match="hnsw backend supports euclidean and cosine"):
         ImageIndex.build(PIXELS, GALLERY, metric="manhattan", backend="hnsw")
+
+
+def test_a_truncated_hnsw_graph_is_a_corrupt_data_error(tmp_path):
+    index = ImageIndex.build(PIXELS, GALLERY, LABELS, metric="cosine", backend="hnsw")
+    with np.load(index.save(tmp_path / "gallery.npz")) as stored:
+        arrays = dict(stored)
+    arrays["backend_payload"] = arrays["backend_payload"][:1000]
+    np.savez(tmp_path / "cut.npz", **arrays)
+    with pytest.raises(CorruptDataError, match=r"cut\.npz: the saved HNSW graph is truncated"):
+        ImageIndex.load(tmp_path / "cut.npz", PIXELS)
+
+
+def test_results_carry_the_stable_gallery_ids():
+    ids = np.arange(300, dtype=np.int64) * 10 + 7
+    index = ImageIndex.build(PIXELS, GALLERY, LABELS, ids=ids)
+    result = index.query(GALLERY[[5, 9]], k=1)
+    np.testing.assert_array_equal(result.rows[:, 0], [5, 9])
+    np.testing.assert_array_equal(result.ids[:, 0], [57, 97])
+    assert result.ids.dtype == np.int64
+    with pytest.raises(InvalidInputError, match="unique"):
+        ImageIndex.build(PIXELS, GALLERY, LABELS, ids=np.zeros(300, np.int64))
+    with pytest.raises(InvalidInputError, match="300 integers"):
+        ImageIndex.build(PIXELS, GALLERY, LABELS, ids=np.arange(5))
+
+
+@pytest.mark.parametrize("backend", ["exact", "kdtree", "hnsw"])
+def test_concurrent_queries_match_sequential_ones(backend):
+    vectors = RNG.normal(size=(2000, 16)).astype("float32")
+    queries = RNG.normal(size=(64, 16)).astype("float32")
+    index = ImageIndex(vectors, None, PIXELS, (4, 4, 1), "cosine", backend)
+    # HNSW: each thread asks for its own efSearch; none may leak into another's search
+    efs = [16, 512] * 32
+    sequential = [
+        index.query_vectors(q, 10, ef_search=ef).ids for q, ef in zip(queries, efs, strict=True)
+    ]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        concurrent = list(
+            pool.map(
+                lambda job: index.query_vectors(job[0], 10, ef_search=job[1]).ids,
+                zip(queries, efs, strict=True),
+            )
+        )
+    for alone, together in zip(sequential, concurrent, strict=True):
+        np.testing.assert_array_equal(alone, together)

@@ -86,3 +86,11 @@ def test_per_class_precision_and_retrieval_confusion_by_hand():
     )
     with pytest.raises(InvalidInputError, match="k must be between"):
         retrieval_confusion(query_labels, retrieved, 3, classes=3)
+
+
+def test_an_empty_query_set_is_an_error_not_nan():
+    empty = np.empty((0, 5), dtype=np.int64)
+    with pytest.raises(InvalidInputError, match="no queries to score"):
+        precision_at_k(np.empty(0, np.int64), empty, 5)
+    with pytest.raises(InvalidInputError, match="no queries to score"):
+        mean_average_precision_at_k(np.empty(0, np.int64), empty, np.arange(10), 5)

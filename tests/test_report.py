@@ -127,3 +127,16 @@ def test_the_best_pipelines_table_marks_the_targets(tmp_path):
     assert lines[2].startswith("| mnist | **mnist-best** | s | 0.978 (≥ 0.97) | 0.971 (≥ 0.96) |")
     assert lines[3].startswith("| mnist | raw pixels, cosine | raw | 0.955 | 0.934 | 0.900 | 120 |")
     assert "| 0.390 (< 0.40) | 0.410 (≥ 0.40) |" in lines[4]
+
+
+def test_the_reopen_table_reads_its_results_file(tmp_path):
+    write_json(
+        tmp_path / "pipeline_reopen.json",
+        {"pipeline": "mnist-best", "gallery_images": 60000, "test_queries": 10000,
+         "build_fit_s": 41.0, "save_s": 0.5, "saved_mib": 40.2, "same_top10_every_query": True,
+         "import_search_core_s": 0.4, "import_keras_s": 3.1, "open_s": 0.9, "repeats": 3,
+         "machine": {"cpus": 2, "processor": "x86_64"}},
+    )  # fmt: skip
+    table = report.pipeline_reopen_table(tmp_path)
+    assert "| `SearchPipeline.open` | 0.90 s |" in table
+    assert "all 10,000 test queries | yes |" in table and "Median of 3 fresh processes" in table

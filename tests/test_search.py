@@ -38,3 +38,25 @@ def test_bad_arguments():
         nearest_neighbours(QUERIES, GALLERY, 501)
     with pytest.raises(InvalidInputError, match=r"query vectors must be a 2-D array \(N, 8\)"):
         nearest_neighbours(QUERIES[:, :4], GALLERY, 3)
+
+
+@pytest.mark.parametrize("where", ["queries", "gallery"])
+def test_a_nan_vector_is_an_error_not_the_last_gallery_item(where):
+    queries, gallery = QUERIES.copy(), GALLERY.copy()
+    (queries if where == "queries" else gallery)[3, 2] = np.nan
+    kind = "query" if where == "queries" else "gallery"
+    with pytest.raises(
+        InvalidInputError, match=rf"1 {kind} vectors contain NaN or inf \(rows \[3\]"
+    ):
+        nearest_neighbours(queries, gallery, 5)
+
+
+def test_an_empty_query_set_and_a_fractional_k_are_errors():
+    with pytest.raises(InvalidInputError, match="no query vectors given"):
+        nearest_neighbours(QUERIES[:0], GALLERY, 5)
+    with pytest.raises(InvalidInputError, match=r"k must be a whole number.*2\.5"):
+        nearest_neighbours(QUERIES, GALLERY, 2.5)
+    with pytest.raises(InvalidInputError, match="k must be a whole number"):
+        nearest_neighbours(QUERIES, GALLERY, True)
+    rows, _ = nearest_neighbours(QUERIES, GALLERY, np.int64(3))
+    assert rows.shape == (37, 3)

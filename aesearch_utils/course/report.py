@@ -294,12 +294,38 @@ def vae_table(results_dir: Path) -> str:
     return "\n".join(sections)
 
 
+def pipeline_reopen_table(results_dir: Path) -> str:
+    """``benchmarks/pipeline_reopen.py``: a saved pipeline reopened in a fresh process."""
+    measured = _read(results_dir, "pipeline_reopen.json")
+    machine = measured["machine"]
+    seconds = {key: f"{measured[key]:.2f} s" for key in measured if key.endswith("_s")}
+    rows = [
+        ["build: encode the gallery, fit whitening and re-ranking", seconds["build_fit_s"]],
+        ["save (one folder, atomic)", f"{seconds['save_s']}, {measured['saved_mib']} MiB"],
+        ["import the search core (`aesearch_utils.search`)", seconds["import_search_core_s"]],
+        ["import Keras (its model needs it)", seconds["import_keras_s"]],
+        ["`SearchPipeline.open`", seconds["open_s"]],
+        [
+            f"same top 10 as the built pipeline, all {measured['test_queries']:,} test queries",
+            "yes" if measured["same_top10_every_query"] else "**no**",
+        ],
+    ]  # fmt: skip
+    table = markdown_table(
+        [f"{measured['pipeline']}, {measured['gallery_images']:,} images", "time"], rows
+    )
+    return table + (
+        f"\nMedian of {measured['repeats']} fresh processes on {machine['cpus']} CPU cores "
+        f"({machine['processor']}).\n"
+    )
+
+
 TABLES: dict[str, Callable[[Path], str]] = {
     "best_pipelines": best_pipelines_table,
     "benchmark": benchmark_table,
     "benchmark_verdict": benchmark_verdict,
     "vae": vae_table,
     "search_speed": search_speed_table,
+    "pipeline_reopen": pipeline_reopen_table,
     "autoencoders": autoencoders_table,
     "datasets": datasets_table,
     "data_loading": data_loading_table,

@@ -7,7 +7,12 @@ Accepted layouts, below the folder or the archive's single top-level folder:
 * ``*``: one unlabelled gallery.
 
 JPEG, PNG, BMP, GIF and WebP files are read (through Pillow); other files
-and hidden files are ignored.
+and hidden files are ignored. 16-bit images are scaled to 8 bits (65535 ->
+255), not clipped. Transparent images (RGBA, grey + alpha, palettes with a
+transparent colour) are composited onto a plain ``background`` (black by
+default, the background of MNIST and Fashion-MNIST) and a warning says how
+many were: dropping the alpha channel would keep whatever colour happens to
+sit under the transparent pixels.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import io
 import re
 import tarfile
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -49,6 +55,7 @@ def load_image_folder(
     grayscale: bool = False,
     class_names: Sequence[str] | None = None,
     name: str | None = None,
+    background: int = 0,
 ) -> Dataset:
     """Read every image below ``path`` into a :class:`Dataset`.
 
@@ -60,7 +67,10 @@ def load_image_folder(
         class_names: the classes in label order; by default the sorted
             sub-folder names. A folder outside this list is an error.
         name: the dataset's name (default: the folder's name).
+        background: the grey level (0-255) that transparent pixels are composited onto.
     """
+    if not 0 <= background <= 255:
+        raise InvalidInputError(f"background is a grey level from 0 to 255, got {background}")
     path = Path(path)
     files = list(_iter_archive(path) if is_archive(path) else _iter_folder(path))
     if not files:
@@ -91,7 +101,7 @@ def load_image_folder(
     arrays = {}
     for split in SPLITS:
         split_files = sorted(by_split.get(split, []), key=lambda file: _natural_key(file.parts))
-        images = _decode_all(split_files, image_size, grayscale)
+        images = _decode_all(split_files, image_size, grayscale, background)
         labels = (
             np.array([classes.index(file.parts[0]) for file in split_files], dtype=np.int64)
             if is_labelled
@@ -177,11 +187,20 @@ def _split_files(files: list[_ImageFile], root: Path) -> dict[str, list[_ImageFi
 
 
 def _decode_all(
-    files: list[_ImageFile], image_size: tuple[int, int] | None, grayscale: bool
+    files: list[_ImageFile], image_size: tuple[int, int] | None, grayscale: bool, background: int
 ) -> np.ndarray:
     if not files:
         return np.empty((0, 0, 0, 1 if grayscale else 3), np.uint8)
-    images = [_decode(file, image_size, grayscale) for file in files]
+    decoded = [_decode(file, image_size, grayscale, background) for file in files]
+    images = [image for image, _ in decoded]
+    transparent = [file.where for file, (_, alpha) in zip(files, decoded, strict=True) if alpha]
+    if transparent:
+        warnings.warn(
+            f"{len(transparent)} image(s) have transparency (first: {transparent[0]}); their "
+            f"transparent pixels were composited onto grey level {background} "
+            "(load_image_folder(..., background=...) chooses another)",
+            stacklevel=3,
+        )
     sizes = {image.shape for image in images}
     if len(sizes) > 1:
         first = files[0].where
@@ -195,9 +214,17 @@ def _decode_all(
     return np.stack(images)
 
 
-def _decode(file: _ImageFile, image_size: tuple[int, int] | None, grayscale: bool) -> np.ndarray:
+def _decode(
+    file: _ImageFile, image_size: tuple[int, int] | None, grayscale: bool, background: int
+) -> tuple[np.ndarray, bool]:
+    """The image as uint8 ``(H, W, C)``, and whether it had transparency."""
     try:
         with Image.open(io.BytesIO(file.data)) as image:
+            image = _eight_bit(image)
+            transparent = image.has_transparency_data
+            if transparent:
+                canvas = Image.new("RGBA", image.size, (background,) * 3 + (255,))
+                image = Image.alpha_composite(canvas, image.convert("RGBA"))
             image = image.convert("L" if grayscale else "RGB")
             if image_size is not None:
                 height, width = image_size
@@ -205,7 +232,19 @@ def _decode(file: _ImageFile, image_size: tuple[int, int] | None, grayscale: boo
             array = np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         raise CorruptDataError(f"{file.where}: unreadable image ({error})") from None
-    return array[..., np.newaxis] if grayscale else array
+    return (array[..., np.newaxis] if grayscale else array), transparent
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """A 16- or 32-bit grey image scaled to 8 bits (Pillow's ``convert`` would clip at 255)."""
+    # "I" (32-bit integers) is how some Pillow versions decode PNG's 16-bit grey
+    if image.mode.startswith("I;16") or image.mode == "I":
+        levels = np.asarray(image, dtype=np.float64) / 257  # 65535 -> 255
+    elif image.mode == "F":
+        levels = np.asarray(image, dtype=np.float64) * 255  # floats in [0, 1]
+    else:
+        return image
+    return Image.fromarray(np.clip(np.round(levels), 0, 255).astype(np.uint8), "L")
 
 
 def _natural_key(parts: tuple[str, ...]) -> list[tuple[int, str]]:

@@ -13,6 +13,8 @@ def precision_at_k(query_labels: np.ndarray, retrieved_labels: np.ndarray, k: in
     ``retrieved_labels`` has one row per query, nearest result first.
     """
     retrieved_labels = np.asarray(retrieved_labels)
+    if len(query_labels) == 0:
+        raise InvalidInputError("no queries to score: a mean over zero queries is undefined")
     if retrieved_labels.ndim != 2 or len(retrieved_labels) != len(query_labels):
         raise InvalidInputError(
             f"retrieved_labels must have one row per query ({len(query_labels)}), "

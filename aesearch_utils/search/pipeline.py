@@ -37,6 +37,8 @@ from aesearch_utils.search.reranking import alpha_query_expansion, database_side
 from aesearch_utils.search.whitening import PrincipalAxes, Whitening
 
 PIPELINE_FORMAT_VERSION = 1
+SETTINGS = ("whiten_dims", "whiten_power", "expansion_k", "expansion_alpha")
+"""The options of :class:`SearchPipeline` besides the encoder."""
 
 
 class _Whitened:
@@ -102,12 +104,7 @@ class SearchPipeline:
 
     def settings(self) -> dict[str, Any]:
         """The constructor's options, as saved."""
-        return {
-            "whiten_dims": self.whiten_dims,
-            "whiten_power": self.whiten_power,
-            "expansion_k": self.expansion_k,
-            "expansion_alpha": self.expansion_alpha,
-        }
+        return {name: getattr(self, name) for name in SETTINGS}
 
     def fit(
         self, images: np.ndarray, labels: np.ndarray | None = None, ids: np.ndarray | None = None

@@ -42,7 +42,7 @@ from aesearch_utils.search.feature_spec import (
     PixelFeatures,
     parse_features,
 )
-from aesearch_utils.search.pipeline import SearchPipeline
+from aesearch_utils.search.pipeline import SETTINGS, SearchPipeline
 from aesearch_utils.search.whitening import Whitening
 from aesearch_utils.seeding import DEFAULT_SEED
 
@@ -66,12 +66,7 @@ class PipelineRecipe:
 
     def settings(self) -> dict[str, Any]:
         """The :class:`SearchPipeline` options."""
-        return {
-            "whiten_dims": self.whiten_dims,
-            "whiten_power": self.whiten_power,
-            "expansion_k": self.expansion_k,
-            "expansion_alpha": self.expansion_alpha,
-        }
+        return {name: getattr(self, name) for name in SETTINGS}
 
 
 @cache

@@ -1,0 +1,35 @@
+"""The layout's rule: the core (data, search) never loads the course, the figures, or the
+heavy libraries they bring. Checked in a fresh interpreter, where nothing is imported yet."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+CORE = [
+    "aesearch_utils.data",
+    "aesearch_utils.search",
+    "aesearch_utils.search.registry",
+    "aesearch_utils.search.pipeline",
+]
+FORBIDDEN = ("aesearch_utils.course", "aesearch_utils.viz", "pandas", "matplotlib", "keras")
+
+
+def loaded_after_import(module: str) -> list[str]:
+    code = f"import json, sys; import {module}; print(json.dumps(sorted(sys.modules)))"
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_the_core_loads_neither_course_nor_figures_nor_their_libraries(module):
+    loaded = loaded_after_import(module)
+    offending = [
+        name
+        for name in loaded
+        if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN)
+    ]
+    assert not offending, f"importing {module} loads {offending[:8]}"
