@@ -140,3 +140,9 @@ def test_the_reopen_table_reads_its_results_file(tmp_path):
     table = report.pipeline_reopen_table(tmp_path)
     assert "| `SearchPipeline.open` | 0.90 s |" in table
     assert "all 10,000 test queries | yes |" in table and "Median of 3 fresh processes" in table
+
+
+def test_a_score_just_below_its_target_is_not_rounded_up_to_it():
+    assert report._against(0.8397, 0.84) == "0.8397 (< 0.84)"
+    assert report._against(0.9740, 0.97) == "0.974 (≥ 0.97)"
+    assert report._against(0.4270, None) == "0.427"
