@@ -13,6 +13,8 @@ code points at a machine-specific path:
     next to this package, or the current folder for a non-editable install).
 ``AESEARCH_OFFLINE``
     Set to ``1`` to never try a download.
+``AESEARCH_GALLERIES_DIR``
+    Folder of the search service's galleries (default: ``data/galleries/``).
 
 A relative ``AESEARCH_DATA_DIR`` or ``AESEARCH_CACHE_DIR`` is taken relative to
 the project root, not to the current folder: notebook kernels run inside
@@ -29,6 +31,7 @@ DATA_DIR_VARIABLE = "AESEARCH_DATA_DIR"
 CACHE_DIR_VARIABLE = "AESEARCH_CACHE_DIR"
 HOME_VARIABLE = "AESEARCH_HOME"
 OFFLINE_VARIABLE = "AESEARCH_OFFLINE"
+GALLERIES_DIR_VARIABLE = "AESEARCH_GALLERIES_DIR"
 HEADLESS_VARIABLE = "AESEARCH_HEADLESS"
 """Set to ``1`` by the runner: notebooks print concise logs instead of progress bars."""
 
@@ -64,6 +67,12 @@ def cache_dir() -> Path:
     """The folder for decoded dataset arrays."""
     root = project_root()
     return _path_from_environment(CACHE_DIR_VARIABLE, root) or root / "data" / "cache"
+
+
+def galleries_dir() -> Path:
+    """The folder of the search service's galleries."""
+    root = project_root()
+    return _path_from_environment(GALLERIES_DIR_VARIABLE, root) or root / "data" / "galleries"
 
 
 def notebooks_dir() -> Path:

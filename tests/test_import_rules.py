@@ -12,6 +12,7 @@ CORE = [
     "aesearch_utils.search",
     "aesearch_utils.search.registry",
     "aesearch_utils.search.pipeline",
+    "aesearch_utils.store",
 ]
 FORBIDDEN = ("aesearch_utils.course", "aesearch_utils.viz", "pandas", "matplotlib", "keras")
 

@@ -220,18 +220,27 @@ def _decode(
     """The image as uint8 ``(H, W, C)``, and whether it had transparency."""
     try:
         with Image.open(io.BytesIO(file.data)) as image:
-            image = _eight_bit(image)
-            transparent = image.has_transparency_data
-            if transparent:
-                canvas = Image.new("RGBA", image.size, (background,) * 3 + (255,))
-                image = Image.alpha_composite(canvas, image.convert("RGBA"))
-            image = image.convert("L" if grayscale else "RGB")
-            if image_size is not None:
-                height, width = image_size
-                image = image.resize((width, height), Image.Resampling.BILINEAR)
-            array = np.asarray(image, dtype=np.uint8)
+            return image_to_array(image, image_size, grayscale, background)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         raise CorruptDataError(f"{file.where}: unreadable image ({error})") from None
+
+
+def image_to_array(
+    image: Image.Image, image_size: tuple[int, int] | None, grayscale: bool, background: int = 0
+) -> tuple[np.ndarray, bool]:
+    """A decoded Pillow image as uint8 ``(H, W, C)`` (C = 1 for ``grayscale``, else 3), resized
+    to ``image_size`` when given, and whether it had transparency (composited onto the grey
+    level ``background``). The one conversion for image folders and for uploaded images."""
+    image = _eight_bit(image)
+    transparent = image.has_transparency_data
+    if transparent:
+        canvas = Image.new("RGBA", image.size, (background,) * 3 + (255,))
+        image = Image.alpha_composite(canvas, image.convert("RGBA"))
+    image = image.convert("L" if grayscale else "RGB")
+    if image_size is not None:
+        height, width = image_size
+        image = image.resize((width, height), Image.Resampling.BILINEAR)
+    array = np.asarray(image, dtype=np.uint8)
     return (array[..., np.newaxis] if grayscale else array), transparent
 
 

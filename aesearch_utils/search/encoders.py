@@ -193,9 +193,13 @@ class LayerEncoder:
         return vectors
 
     def _encode(self, images: np.ndarray) -> np.ndarray:
-        output = self.extractor.predict(
-            as_float_images(images), batch_size=PREDICT_BATCH, verbose=0
-        )
+        batch = as_float_images(images)
+        if len(batch) <= PREDICT_BATCH:
+            # a direct call: predict() sets up a data pipeline per call, which costs more than
+            # the model itself for the few images of a search request
+            output = np.asarray(self.extractor(batch, training=False))
+        else:
+            output = self.extractor.predict(batch, batch_size=PREDICT_BATCH, verbose=0)
         return output.reshape(len(images), -1)
 
     def save_state(self, folder: Path, key: str) -> dict[str, Any]:

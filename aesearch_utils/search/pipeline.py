@@ -88,6 +88,10 @@ class SearchPipeline:
         self.whiten_power = whiten_power
         self.expansion_k = expansion_k
         self.expansion_alpha = expansion_alpha
+        self.whitening: Whitening | None = None
+        """Fitted on the gallery by :meth:`fit`."""
+        self.image_shape: tuple[int, ...] | None = None
+        """The gallery images' ``(height, width, channels)``; queries must match it."""
         self.index: ImageIndex | None = None
         self.metadata: dict[str, Any] = {}
         """Free JSON-friendly facts saved with the pipeline (its registered name, class names)."""
@@ -130,15 +134,24 @@ class SearchPipeline:
         ``axes``: the features' :func:`~aesearch_utils.search.whitening.principal_axes`,
         when already computed.
         """
-        whitening = Whitening(self.whiten_dims, self.whiten_power) if self.whiten_dims else None
-        if whitening is not None:
-            whitening.fit(features, axes)
-        encoder = _Whitened(self.encoder, whitening)
-        vectors = unit_vectors(encoder.transform(features))
+        self.whitening = (
+            Whitening(self.whiten_dims, self.whiten_power).fit(features, axes)
+            if self.whiten_dims
+            else None
+        )
+        self.image_shape = tuple(image_shape)
+        vectors = self.unit_vectors(features)
         if self.expansion_k:
             vectors = database_side_augmentation(vectors, self.expansion_k, self.expansion_alpha)
+        encoder = _Whitened(self.encoder, self.whitening)
         self.index = ImageIndex(vectors, labels, encoder, image_shape, "cosine", ids=ids)
         return self
+
+    def unit_vectors(self, features: np.ndarray) -> np.ndarray:
+        """Encoder features whitened (when fitted so) and scaled to unit length: the vectors
+        that database-side augmentation and the search compare."""
+        features = np.atleast_2d(np.asarray(features, dtype=np.float32))
+        return unit_vectors(self.whitening.transform(features) if self.whitening else features)
 
     def query(self, images: np.ndarray, k: int = 10) -> SearchResult:
         """The ``k`` nearest gallery images to each query image (one image or a batch)."""
@@ -151,7 +164,7 @@ class SearchPipeline:
     def query_features(self, features: np.ndarray, k: int = 10) -> SearchResult:
         """Search with already-encoded query features (the encoder's output)."""
         index = self._fitted()
-        vectors = index.encoder.transform(np.atleast_2d(np.asarray(features, dtype=np.float32)))
+        vectors = self.unit_vectors(features)
         if self.expansion_k:
             first = index.query_vectors(vectors, self.expansion_k)
             vectors = alpha_query_expansion(
@@ -159,10 +172,14 @@ class SearchPipeline:
             )
         return index.query_vectors(vectors, k)
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(self, path: str | os.PathLike[str], include_index: bool = True) -> Path:
         """Save the fitted pipeline into the folder ``path``, atomically (see
         :func:`~aesearch_utils.io.write_folder_atomically`): a reader, or a crash,
-        sees the previous save or this one, never a mix."""
+        sees the previous save or this one, never a mix.
+
+        ``include_index=False`` keeps the encoder, whitening and settings only,
+        for a gallery store that records its vectors itself.
+        """
         index = self._fitted()
 
         def write(folder: Path) -> None:
@@ -170,14 +187,15 @@ class SearchPipeline:
                 "format": PIPELINE_FORMAT_VERSION,
                 "settings": self.settings(),
                 "metadata": self.metadata,
+                "image_shape": list(self.image_shape),
                 "encoder": self.encoder.save_state(folder, "encoder"),
                 "whitening": (
-                    index.encoder.whitening.save_state(folder / "whitening.npz")
-                    if index.encoder.whitening
-                    else None
+                    self.whitening.save_state(folder / "whitening.npz") if self.whitening else None
                 ),
+                "index": include_index,
             }
-            index.save(folder / "index.npz")
+            if include_index:
+                index.save(folder / "index.npz")
             (folder / "pipeline.json").write_text(
                 json.dumps(description, indent=2, sort_keys=True), encoding="utf-8"
             )
@@ -186,7 +204,8 @@ class SearchPipeline:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> SearchPipeline:
-        """Reopen a pipeline saved by :meth:`save`, ready to search; nothing is encoded."""
+        """Reopen a pipeline saved by :meth:`save`, ready to search (when saved with its index);
+        nothing is encoded."""
         folder = current_snapshot(path)
         try:
             description = json.loads((folder / "pipeline.json").read_text(encoding="utf-8"))
@@ -200,12 +219,13 @@ class SearchPipeline:
         pipeline = cls(load_encoder(description["encoder"], folder, "encoder"),
                        **description["settings"])  # fmt: skip
         whitening = description["whitening"]
-        whitened = _Whitened(
-            pipeline.encoder,
-            Whitening.load_state(folder / "whitening.npz", **whitening) if whitening else None,
-        )
-        pipeline.index = ImageIndex.load(folder / "index.npz", whitened)
+        if whitening:
+            pipeline.whitening = Whitening.load_state(folder / "whitening.npz", **whitening)
+        if description["index"]:
+            whitened = _Whitened(pipeline.encoder, pipeline.whitening)
+            pipeline.index = ImageIndex.load(folder / "index.npz", whitened)
         pipeline.metadata = description["metadata"]
+        pipeline.image_shape = tuple(description["image_shape"])
         return pipeline
 
     def _fitted(self) -> ImageIndex:

@@ -1,0 +1,16 @@
+"""Galleries that grow while they serve: a durable record, a searchable view, a pipeline.
+
+- :mod:`~aesearch_utils.store.record`: SQLite in WAL mode, the durable record of every item
+  (id, label, image, vectors); an acknowledged addition survives a killed process.
+- :mod:`~aesearch_utils.store.views`: where the vectors are searched: FAISS in memory (the
+  embedded default) or Milvus through ``pymilvus`` (Milvus Lite, a server or a cluster),
+  chosen by one URI.
+- :mod:`~aesearch_utils.store.gallery`: a :class:`~aesearch_utils.store.gallery.Gallery`
+  ties them to a fitted search pipeline: build, open, search, add, delete.
+
+The store builds on the search core and never imports the service, the course or the figures.
+"""
+
+from aesearch_utils.store.gallery import Gallery, Hits
+
+__all__ = ["Gallery", "Hits"]

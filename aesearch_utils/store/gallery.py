@@ -1,0 +1,389 @@
+"""A gallery that grows while it serves: a fitted pipeline, a durable record, a searched view.
+
+On disk a gallery is one folder::
+
+    gallery.json       name, image shape, class names, format
+    pipeline/          the encoder, its weights and the whitening (SearchPipeline.save)
+    record.sqlite      every item: id, label, image, vectors (SQLite, WAL)
+
+Searching encodes the query with the pipeline and searches the view (FAISS
+in memory, or Milvus). Adding encodes the images first, then, under the
+gallery's write lock, records them in one SQLite transaction and only then
+puts them in the view, so an acknowledged item is on disk, and a failure
+leaves nothing half-added. Searches run concurrently; an addition or a
+deletion waits for the searches in flight and holds new ones for the few
+milliseconds it takes.
+
+**Re-ranking and additions.** A pipeline with database-side augmentation
+(DBA) searches vectors that were each averaged with their ``k`` nearest
+gallery neighbours when the gallery was built. An added image gets the same
+treatment at once: its unit vector is averaged with those of its ``k``
+nearest items (found among the unaugmented vectors, as DBA does), so it is
+searchable immediately and described like the others. The items already
+there keep their vectors: recomputing every neighbourhood on each addition
+would cost a search of the whole gallery per item. :meth:`Gallery.rebuild`
+redoes DBA over the whole gallery, in one transaction, when many items have
+come or gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aesearch_utils.data.image_folder import load_image_folder
+from aesearch_utils.data.loading import load_dataset
+from aesearch_utils.errors import DataNotFoundError, InvalidInputError
+from aesearch_utils.io import write_json
+from aesearch_utils.search.encoders import check_images, encode_images
+from aesearch_utils.search.neighbours import check_k, check_vectors
+from aesearch_utils.search.pipeline import SearchPipeline
+from aesearch_utils.search.registry import features_encoder, pipeline_recipe
+from aesearch_utils.search.reranking import alpha_query_expansion, database_side_augmentation
+from aesearch_utils.store.record import NO_LABEL, GalleryRecord
+from aesearch_utils.store.views import FaissView, MilvusView, VectorView
+
+GALLERY_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Hits:
+    """Per query, the ``k`` nearest gallery items, nearest first; each array ``(queries, k)``."""
+
+    ids: np.ndarray
+    distances: np.ndarray
+    """Cosine distance, 1 - cosine similarity."""
+    labels: np.ndarray
+    """int64, ``-1`` for an item without a label."""
+
+
+class ReadWriteLock:
+    """Many readers at once, or one writer; a waiting writer holds back new readers."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._readers = 0
+        self._writing = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._condition:
+            self._condition.wait_for(lambda: not self._writing and not self._writers_waiting)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._readers -= 1
+                self._condition.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._condition:
+            self._writers_waiting += 1
+            self._condition.wait_for(lambda: not self._writing and not self._readers)
+            self._writers_waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._writing = False
+                self._condition.notify_all()
+
+
+def _view(uri: str | None, name: str, part: str, dim: int) -> VectorView:
+    if not uri:
+        return FaissView(dim)
+    collection = "".join(ch if ch.isalnum() else "_" for ch in f"{name}_{part}")
+    return MilvusView(uri, collection, dim, os.environ.get("AESEARCH_MILVUS_TOKEN", ""))
+
+
+class Gallery:
+    """A searchable, growing collection of images; build it with :meth:`build`, reopen it with
+    :meth:`open`."""
+
+    def __init__(
+        self,
+        path: Path,
+        description: dict[str, Any],
+        pipeline: SearchPipeline,
+        record: GalleryRecord,
+        vectors_uri: str | None = None,
+    ) -> None:
+        self.path = path
+        self.name: str = description["name"]
+        self.class_names: tuple[str, ...] = tuple(description["class_names"])
+        self.image_shape: tuple[int, ...] = tuple(description["image_shape"])
+        self.pipeline = pipeline
+        self.record = record
+        self.vectors_uri = vectors_uri
+        self._lock = ReadWriteLock()
+        items = record.read_all()
+        self._labels = dict(zip(items.ids.tolist(), items.labels.tolist(), strict=True))
+        self._view = self._filled_view("vectors", items.ids, items.vectors)
+        self._base_view = self._filled_view("base", items.ids, items.base)
+
+    def _filled_view(self, part: str, ids: np.ndarray, vectors: np.ndarray) -> VectorView:
+        """A view holding exactly the record's items: FAISS is filled anew; a Milvus collection
+        that lags the record (a crash between the two) is refilled from it."""
+        view = _view(self.vectors_uri, self.name, part, self.record.dim)
+        if view.count() != len(ids):
+            if isinstance(view, MilvusView):
+                view.drop()
+                view = _view(self.vectors_uri, self.name, part, self.record.dim)
+            view.add(ids, vectors)
+        return view
+
+    # ---- building and opening ------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        path: str | Path,
+        pipeline: SearchPipeline,
+        images: np.ndarray,
+        labels: np.ndarray | None = None,
+        *,
+        class_names: Sequence[str] = (),
+        name: str | None = None,
+        refit: bool = True,
+        vectors_uri: str | None = None,
+    ) -> Gallery:
+        """Encode ``images`` with ``pipeline`` and write a new gallery folder at ``path``.
+
+        ``refit``: fit the pipeline's whitening and re-ranking on these images
+        (a registered pipeline on its dataset); ``False`` keeps an already
+        fitted pipeline's whitening (a small folder of the user's own images).
+        The folder appears whole or not at all.
+        """
+        path = Path(path)
+        if path.exists():
+            raise InvalidInputError(f"{path} already exists: choose another folder, or delete it")
+        check_images(images)
+        labels = _labels(labels, len(images))
+        features = encode_images(pipeline.encoder, images, progress=True)
+        if refit:
+            pipeline.fit_features(features, None, images.shape[1:])
+        elif pipeline.image_shape != tuple(images.shape[1:]):
+            raise InvalidInputError(
+                f"the pipeline reads {pipeline.image_shape} images, got {images.shape[1:]}"
+            )
+        base = pipeline.unit_vectors(features)
+        if refit:
+            vectors = pipeline.index.vectors  # fitting did the augmentation
+        elif pipeline.expansion_k and len(base) > pipeline.expansion_k:
+            vectors = database_side_augmentation(
+                base, pipeline.expansion_k, pipeline.expansion_alpha
+            )
+        else:
+            vectors = base
+        description = {
+            "format": GALLERY_FORMAT_VERSION,
+            "name": name or path.name,
+            "image_shape": list(images.shape[1:]),
+            "class_names": list(class_names),
+            "dim": int(base.shape[1]),
+        }
+        building = path.parent / f".building-{path.name}-{uuid.uuid4().hex[:8]}"
+        building.mkdir(parents=True)
+        try:
+            pipeline.save(building / "pipeline", include_index=False)
+            record = GalleryRecord(building / "record.sqlite", base.shape[1], images.shape[1:])
+            record.add(np.arange(len(images)), labels, images, base, vectors)
+            record.close()
+            write_json(building / "gallery.json", description)
+            building.rename(path)
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
+        return cls.open(path, vectors_uri)
+
+    @classmethod
+    def open(cls, path: str | Path, vectors_uri: str | None = None) -> Gallery:
+        """Reopen a gallery folder; ``vectors_uri`` picks the view (``None``: FAISS in memory)."""
+        path = Path(path)
+        if not (path / "gallery.json").is_file():
+            raise DataNotFoundError(f"no gallery at {path} (no gallery.json): build one first")
+        description = json.loads((path / "gallery.json").read_text(encoding="utf-8"))
+        pipeline = SearchPipeline.open(path / "pipeline")
+        record = GalleryRecord(
+            path / "record.sqlite", description["dim"], description["image_shape"]
+        )
+        return cls(path, description, pipeline, record, vectors_uri)
+
+    def close(self) -> None:
+        with self._lock.writing():
+            self._view.close()
+            self._base_view.close()
+            self.record.close()
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+    def search(self, images: np.ndarray, k: int = 10) -> Hits:
+        """The ``k`` nearest items to each query image (``image_shape``, uint8 or float)."""
+        if isinstance(images, np.ndarray) and images.ndim == len(self.image_shape):
+            images = images[np.newaxis]
+        check_images(images, self.image_shape)
+        return self.search_vectors(
+            self.pipeline.unit_vectors(encode_images(self.pipeline.encoder, images)), k
+        )
+
+    def search_vectors(self, queries: np.ndarray, k: int = 10) -> Hits:
+        """Search with the pipeline's unit vectors (see ``SearchPipeline.unit_vectors``)."""
+        queries = check_vectors(queries, "query vectors", self.record.dim)
+        with self._lock.reading():
+            if not self._labels:
+                raise InvalidInputError("the gallery is empty: add images before searching")
+            k = check_k(k, len(self._labels))
+            expansion = min(self.pipeline.expansion_k, len(self._labels) - 1)
+            if expansion:
+                first, similarities = self._view.search(queries, expansion)
+                neighbours = self._view.vectors_of(first).reshape(-1, self.record.dim)
+                rows = np.arange(neighbours.shape[0]).reshape(first.shape)
+                queries = alpha_query_expansion(
+                    queries, neighbours, rows, 1 - similarities, self.pipeline.expansion_alpha
+                )
+            ids, similarities = self._view.search(queries, k)
+            labels = np.array([[self._labels[item] for item in row] for row in ids.tolist()])
+        return Hits(ids, (1 - similarities).astype(np.float32), labels.astype(np.int64))
+
+    def image(self, item: int) -> np.ndarray:
+        """The stored image of ``item``."""
+        image = self.record.image(item)
+        if image is None:
+            raise InvalidInputError(f"no gallery item with id {item}")
+        return image
+
+    def label(self, item: int) -> int | None:
+        label = self._labels.get(int(item), NO_LABEL)
+        return None if label == NO_LABEL else label
+
+    # ---- writing ----------------------------------------------------------------------------
+
+    def add(
+        self, images: np.ndarray, labels: Sequence[int | None] | np.ndarray | None = None
+    ) -> np.ndarray:
+        """Add images (``image_shape`` uint8); returns their new ids once they are on disk."""
+        if isinstance(images, np.ndarray) and images.ndim == len(self.image_shape):
+            images = images[np.newaxis]
+        check_images(images, self.image_shape)
+        if images.dtype != np.uint8:
+            raise InvalidInputError("the gallery stores uint8 images (0..255); convert them first")
+        labels = _labels(labels, len(images))
+        base = self.pipeline.unit_vectors(encode_images(self.pipeline.encoder, images))
+        with self._lock.writing():
+            ids = np.arange(len(images), dtype=np.int64) + self.record.next_id()
+            vectors = self._augmented(base)
+            self.record.add(ids, labels, images, base, vectors)
+            try:
+                self._view.add(ids, vectors)
+                self._base_view.add(ids, base)
+            except Exception:
+                self._view.remove(ids)
+                self._base_view.remove(ids)
+                self.record.delete(ids)
+                raise
+            self._labels.update(zip(ids.tolist(), labels.tolist(), strict=True))
+        return ids
+
+    def delete(self, ids: Sequence[int]) -> None:
+        """Remove items by id; all of them, or none when one is unknown."""
+        ids = np.asarray(list(ids), dtype=np.int64)
+        with self._lock.writing():
+            self.record.delete(ids)
+            self._view.remove(ids)
+            self._base_view.remove(ids)
+            for item in ids.tolist():
+                del self._labels[item]
+
+    def rebuild(self) -> None:
+        """Redo database-side augmentation over the whole gallery (one transaction)."""
+        with self._lock.writing():
+            items = self.record.read_all()
+            k = self.pipeline.expansion_k
+            if not k or len(items.ids) <= k:
+                return
+            vectors = database_side_augmentation(items.base, k, self.pipeline.expansion_alpha)
+            self.record.replace_vectors(items.ids, vectors)
+            self._view.remove(items.ids)
+            self._view.add(items.ids, vectors)
+
+    def _augmented(self, base: np.ndarray) -> np.ndarray:
+        """DBA for new items: each averaged with its nearest existing items (see the module)."""
+        k = min(self.pipeline.expansion_k, len(self._labels))
+        if not k:
+            return base
+        neighbours, similarities = self._base_view.search(base, k)
+        rows = np.arange(neighbours.size).reshape(neighbours.shape)
+        gallery = self._base_view.vectors_of(neighbours).reshape(-1, self.record.dim)
+        return alpha_query_expansion(
+            base, gallery, rows, 1 - similarities, self.pipeline.expansion_alpha
+        )
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "items": len(self),
+            "image_shape": list(self.image_shape),
+            "class_names": list(self.class_names),
+            "steps": self.pipeline.steps,
+            "view": "faiss" if not self.vectors_uri else "milvus",
+        }
+
+
+def _labels(labels: Sequence[int | None] | np.ndarray | None, count: int) -> np.ndarray:
+    if labels is None:
+        return np.full(count, NO_LABEL, dtype=np.int64)
+    values = [NO_LABEL if label is None else label for label in labels]
+    if len(values) != count:
+        raise InvalidInputError(f"{len(values)} labels for {count} images")
+    array = np.asarray(values)
+    if not np.issubdtype(array.dtype, np.integer) or (array < NO_LABEL).any():
+        raise InvalidInputError("labels are whole numbers >= 0 (or None for no label)")
+    return array.astype(np.int64)
+
+
+def build_registered_gallery(
+    path: str | Path, pipeline_name: str, vectors_uri: str | None = None
+) -> Gallery:
+    """A gallery of a registered pipeline's dataset (its training split), built at ``path``.
+
+    The pipeline's models are trained first unless the training cache has them.
+    """
+    recipe = pipeline_recipe(pipeline_name)
+    data = load_dataset(recipe.dataset)
+    encoder = features_encoder(recipe.features, data, data.x_train)
+    pipeline = SearchPipeline(encoder, **recipe.settings())
+    pipeline.metadata = {"pipeline": pipeline_name, "dataset": data.name}
+    return Gallery.build(
+        path, pipeline, data.x_train, data.y_train, class_names=data.class_names,
+        vectors_uri=vectors_uri,
+    )  # fmt: skip
+
+
+def build_folder_gallery(
+    path: str | Path, folder: str | Path, pipeline: SearchPipeline, vectors_uri: str | None = None
+) -> Gallery:
+    """A gallery of the images in ``folder`` (flat, or one sub-folder per class), converted to
+    ``pipeline``'s image shape and searched with its encoder and whitening as fitted."""
+    assert pipeline.image_shape is not None
+    height, width, channels = pipeline.image_shape
+    data = load_image_folder(folder, image_size=(height, width), grayscale=channels == 1)
+    return Gallery.build(
+        path, pipeline, data.x_train, data.y_train, class_names=data.class_names, refit=False,
+        vectors_uri=vectors_uri,
+    )  # fmt: skip

@@ -1,0 +1,134 @@
+"""The gallery store: built, reopened, grown and shrunk while searched, never half-written."""
+
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from aesearch_utils.errors import DataNotFoundError, InvalidInputError
+from aesearch_utils.search import PixelEncoder, SearchPipeline
+from aesearch_utils.store import Gallery
+
+RNG = np.random.default_rng(0)
+IMAGES = RNG.integers(0, 256, (300, 6, 6, 1), dtype=np.uint8)
+LABELS = np.arange(300) % 3
+
+
+def pipeline(**settings) -> SearchPipeline:
+    return SearchPipeline(
+        PixelEncoder((6, 6, 1)), **({"whiten_dims": 12, "expansion_k": 3} | settings)
+    )
+
+
+@pytest.fixture
+def gallery(tmp_path):
+    built = Gallery.build(tmp_path / "toy", pipeline(), IMAGES, LABELS, class_names=("a", "b", "c"))
+    yield built
+    built.close()
+
+
+def test_a_built_gallery_searches_like_its_pipeline(tmp_path, gallery):
+    reference = pipeline().fit(IMAGES, LABELS)
+    hits = gallery.search(IMAGES[:20], 10)
+    np.testing.assert_array_equal(hits.ids, reference.query(IMAGES[:20], 10).ids)
+    np.testing.assert_array_equal(hits.labels, LABELS[hits.ids])
+    assert len(gallery) == 300 and gallery.info()["class_names"] == ["a", "b", "c"]
+
+
+def test_an_added_image_is_found_first_at_once_and_after_reopening(tmp_path, gallery):
+    new = RNG.integers(0, 256, (2, 6, 6, 1), dtype=np.uint8)
+    ids = gallery.add(new, [2, None])
+    np.testing.assert_array_equal(ids, [300, 301])
+    np.testing.assert_array_equal(gallery.search(new, 1).ids[:, 0], ids)
+    assert gallery.label(300) == 2 and gallery.label(301) is None
+    np.testing.assert_array_equal(gallery.image(301), new[1])
+    gallery.close()
+    reopened = Gallery.open(tmp_path / "toy")
+    np.testing.assert_array_equal(reopened.search(new, 1).ids[:, 0], ids)
+    reopened.close()
+
+
+def test_an_addition_gets_the_augmentation_the_build_would_have_given(tmp_path):
+    """DBA of an added item averages it with its nearest items, as building would."""
+    first, last = IMAGES[:-1], IMAGES[-1:]
+    grown = Gallery.build(tmp_path / "grown", pipeline(whiten_dims=None), first, LABELS[:-1])
+    (added,) = grown.add(last, [LABELS[-1]])
+    whole = Gallery.build(tmp_path / "whole", pipeline(whiten_dims=None), IMAGES, LABELS)
+    np.testing.assert_allclose(
+        grown._view.vectors_of([added]), whole._view.vectors_of([299]), atol=1e-6
+    )
+    grown.close(), whole.close()
+
+
+def test_deleted_items_are_gone_and_their_ids_are_not_reused(tmp_path, gallery):
+    gallery.delete([5, 6])
+    assert len(gallery) == 298
+    assert not np.isin([5, 6], gallery.search(IMAGES[5:7], 20).ids).any()
+    with pytest.raises(InvalidInputError, match=r"no gallery item with id \[7000\]"):
+        gallery.delete([7, 7000])
+    assert len(gallery) == 298 and gallery.label(7) == 1  # nothing deleted
+    gallery.delete([299])
+    assert gallery.add(IMAGES[:1])[0] == 300
+
+
+def test_bad_additions_change_nothing(gallery):
+    with pytest.raises(InvalidInputError, match=r"the gallery's are \(6, 6, 1\)"):
+        gallery.add(np.zeros((1, 5, 5, 1), np.uint8))
+    with pytest.raises(InvalidInputError, match="uint8"):
+        gallery.add(np.zeros((1, 6, 6, 1), np.float32))
+    with pytest.raises(InvalidInputError, match="2 labels for 1 images"):
+        gallery.add(IMAGES[:1], [1, 2])
+    with pytest.raises(InvalidInputError, match="whole numbers >= 0"):
+        gallery.add(IMAGES[:1], [-5])
+    assert len(gallery) == 300 and gallery.record.count() == 300
+
+
+def test_a_failing_view_rolls_the_record_back(gallery, monkeypatch):
+    def broken(ids, vectors):
+        raise RuntimeError("view down")
+
+    monkeypatch.setattr(gallery._base_view, "add", broken)
+    with pytest.raises(RuntimeError, match="view down"):
+        gallery.add(IMAGES[:2])
+    assert len(gallery) == gallery.record.count() == gallery._view.count() == 300
+
+
+def test_concurrent_searches_and_additions(gallery):
+    queries = IMAGES[:40]
+    expected = gallery.search(queries, 5).ids
+
+    def search(row):
+        return gallery.search(queries[row], 5).ids[0]
+
+    with ThreadPoolExecutor(8) as pool:
+        added = pool.submit(gallery.add, RNG.integers(0, 256, (5, 6, 6, 1), dtype=np.uint8) // 8)
+        found = list(pool.map(search, range(40)))
+        added.result()
+    assert len(gallery) == 305
+    np.testing.assert_array_equal(np.stack(found)[:, 0], expected[:, 0])
+
+
+def test_building_refuses_an_existing_folder_and_opening_a_missing_one(tmp_path, gallery):
+    with pytest.raises(InvalidInputError, match="already exists"):
+        Gallery.build(tmp_path / "toy", pipeline(), IMAGES)
+    with pytest.raises(DataNotFoundError, match="no gallery at"):
+        Gallery.open(tmp_path / "nowhere")
+
+
+def test_an_interrupted_transaction_leaves_the_last_good_state(tmp_path, gallery):
+    """A writer that dies in the middle of a transaction: SQLite rolls it back at reopening."""
+    gallery.close()
+    connection = sqlite3.connect(tmp_path / "toy" / "record.sqlite")
+    connection.execute("BEGIN IMMEDIATE")
+    connection.execute("DELETE FROM items WHERE id < 100")
+    del connection  # never committed, like a process killed here
+    reopened = Gallery.open(tmp_path / "toy")
+    assert len(reopened) == 300
+    reopened.close()
+
+
+def test_empty_gallery_search_is_a_clear_error(gallery):
+    gallery.delete(range(300))
+    with pytest.raises(InvalidInputError, match="the gallery is empty"):
+        gallery.search(IMAGES[:1])
