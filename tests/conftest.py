@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import pickle
+import socket
+import subprocess
+import sys
 import tarfile
+import time
+import urllib.request
 from pathlib import Path
 
 import matplotlib
@@ -92,3 +98,29 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def cache_dir(tmp_path: Path) -> Path:
     return tmp_path / "cache"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_service(galleries: Path, port: int, timeout: float = 60) -> subprocess.Popen:
+    """``aesearch serve`` on 127.0.0.1:``port`` over the galleries in ``galleries``, once it
+    answers ``/api/health``; the caller kills it."""
+    environment = os.environ | {"AESEARCH_GALLERIES_DIR": str(galleries)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "aesearch_utils.service.cli", "serve", "--port", str(port)],
+        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1)
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise AssertionError(f"the service did not start within {timeout:.0f} s")

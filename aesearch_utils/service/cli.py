@@ -1,6 +1,6 @@
 """``aesearch``: start the search service, or build a gallery for it.
 
-    aesearch serve                        # 127.0.0.1:8000, the default gallery built if missing
+    aesearch serve                        # 127.0.0.1:8000; builds mnist-best when no gallery exists
     aesearch build mnist --pipeline mnist-best
     aesearch build photos --folder my_photos/ --pipeline cifar10-best
 
@@ -37,9 +37,9 @@ def serve(arguments: argparse.Namespace) -> int:
         )
         return 2
     folder = config.galleries_dir()
-    default = folder / arguments.gallery
-    if not default.exists():
-        print(f"building the gallery {arguments.gallery} in {default} (first start only) ...")
+    if not any((path / "gallery.json").is_file() for path in folder.glob("*")):
+        default = folder / arguments.gallery
+        print(f"no gallery yet: building {arguments.gallery} in {default} (first start only) ...")
         build_registered_gallery(default, arguments.gallery, arguments.vectors_uri).close()
     settings = ServiceSettings.from_environment()
     if arguments.vectors_uri:
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     serving.add_argument("--host", default="127.0.0.1")
     serving.add_argument("--port", type=int, default=8000)
     serving.add_argument("--gallery", default=DEFAULT_GALLERY, choices=pipeline_names(),
-                         help="the gallery built on first start if missing")  # fmt: skip
+                         help="the gallery built when there is none yet")  # fmt: skip
     serving.add_argument("--vectors-uri", default=os.environ.get("AESEARCH_VECTORS_URI", ""))
     serving.set_defaults(run=serve)
     building = commands.add_parser("build", help="build a gallery")
