@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SMOKE_NOTEBOOKS := build/smoke/notebooks
 
-.PHONY: install run test lint readme bench lab clean
+.PHONY: install run test lint readme bench lab serve clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ bench: $(INSTALLED)
 	$(BIN)/python benchmarks/data_loading.py
 	$(BIN)/python benchmarks/search_speed.py
 	$(BIN)/python benchmarks/pipeline_reopen.py
+	$(BIN)/python benchmarks/service_load.py
+	$(BIN)/python benchmarks/store_scale.py
+
+# The search service on 127.0.0.1:8000 (builds the mnist-best gallery on first use).
+serve: $(INSTALLED)
+	$(BIN)/aesearch serve
 
 lab: $(INSTALLED)
 	$(BIN)/jupyter lab notebooks/

@@ -146,3 +146,29 @@ def test_a_score_just_below_its_target_is_not_rounded_up_to_it():
     assert report._against(0.8397, 0.84) == "0.8397 (< 0.84)"
     assert report._against(0.9740, 0.97) == "0.974 (≥ 0.97)"
     assert report._against(0.4270, None) == "0.427"
+
+
+def test_the_service_tables_read_their_results_files(tmp_path):
+    machine = {"cpus": 2, "processor": "x86_64"}
+    write_json(
+        tmp_path / "service_load.json",
+        {"gallery": "mnist-best", "gallery_images": 60000, "clients": 32, "seconds": 60,
+         "service": {"searches_per_s": 100.0, "searches": 6000, "errors": 0, "latency_p50_ms": 200,
+                     "latency_p95_ms": 300, "latency_p99_ms": 400},
+         "in_process_searches_per_s": 50.0, "machine": machine,
+         "goals": {"errors": 0, "latency_p99_ms_below": 250, "share_of_in_process_at_least": 0.5}},
+    )  # fmt: skip
+    load = report.service_load_table(tmp_path)
+    assert "| searches/s | 100.0 | 50.0 | at least 0.5x in-process: met (2.00x) |" in load
+    assert "p99 under 250 ms: **missed**" in load and "| 0 of 6,000 |" in load
+    view = {"rows": 1000000, "insert_s": 15, "insert_rows_per_s": 66667, "reopen_s": 1.5,
+            "reopen_peak_rss_mib": 3000, "query_p50_ms": 60, "recall_at_10": 1.0,
+            "disk_mib": 1300}  # fmt: skip
+    write_json(
+        tmp_path / "store_scale.json",
+        {"dim": 128, "queries": {"embedded": 200, "milvus_lite": 10}, "embedded": view,
+         "milvus_lite": view, "machine": machine},
+    )  # fmt: skip
+    scale = report.store_scale_table(tmp_path)
+    assert "| embedded (SQLite + FAISS) | 1,000,000 | 15 s (66,667 rows/s) | 1.50 s |" in scale
+    assert "| 60.0 ms (10 queries) |" in scale

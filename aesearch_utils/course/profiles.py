@@ -38,6 +38,7 @@ SMOKE_OVERRIDES: dict[str, dict[str, Any]] = {
     "10_cifar10_autoencoder": {**_SMALL_TRAINING, "VISUAL_SAMPLES": 500},
     "11_benchmark": {**_SMALL_TRAINING, "EPOCHS": 1, "DATASET": "cifar10"},
     "12_beating_the_baselines": {**_SMALL_TRAINING, "EPOCHS": 1, "DATASET": "mnist"},
+    "13_search_service": {**_SMALL_TRAINING, "EPOCHS": 1},
 }
 """Per notebook (file name without ``.ipynb``): the parameters the smoke profile changes."""
 
@@ -62,6 +63,8 @@ class OutputDirs:
     root: Path
     figures: Path
     results: Path
+    galleries: Path
+    """Search galleries: the service's own folder in the full profile, else below ``root``."""
 
 
 def check_profile(profile: str) -> str:
@@ -83,7 +86,10 @@ def output_dirs(profile: str, output_dir: str | Path = "") -> OutputDirs:
         root = config.project_root()
     else:
         root = config.project_root() / "build" / profile
-    dirs = OutputDirs(root=root, figures=root / "figures", results=root / "results")
+    galleries = (
+        config.galleries_dir() if profile == "full" and not output_dir else root / "galleries"
+    )
+    dirs = OutputDirs(root, root / "figures", root / "results", galleries)
     dirs.figures.mkdir(parents=True, exist_ok=True)
     dirs.results.mkdir(parents=True, exist_ok=True)
     return dirs

@@ -321,6 +321,64 @@ def pipeline_reopen_table(results_dir: Path) -> str:
     )
 
 
+def service_load_table(results_dir: Path) -> str:
+    """``benchmarks/service_load.py``: concurrent clients against the service, and in-process."""
+    measured = _read(results_dir, "service_load.json")
+    service, goals, machine = measured["service"], measured["goals"], measured["machine"]
+    share = service["searches_per_s"] / measured["in_process_searches_per_s"]
+
+    def verdict(met: bool) -> str:
+        return "met" if met else "**missed**"
+
+    in_process = measured["in_process_searches_per_s"]
+    latency = "{latency_p50_ms:.0f} / {latency_p95_ms:.0f} / {latency_p99_ms:.0f} ms"
+    wanted_share, wanted_p99 = goals["share_of_in_process_at_least"], goals["latency_p99_ms_below"]
+    rows = [
+        ["searches/s", f"{service['searches_per_s']:.1f}", f"{in_process:.1f}",
+         f"at least {wanted_share:g}x in-process: {verdict(share >= wanted_share)} ({share:.2f}x)"],
+        ["latency p50 / p95 / p99", latency.format(**service), "",
+         f"p99 under {wanted_p99} ms: {verdict(service['latency_p99_ms'] < wanted_p99)}"],
+        ["errors", f"{service['errors']} of {service['searches'] + service['errors']:,}", "",
+         f"none: {verdict(service['errors'] == goals['errors'])}"],
+    ]  # fmt: skip
+    header = [
+        f"{measured['gallery']} ({measured['gallery_images']:,} images)",
+        f"service, {measured['clients']} clients, {measured['seconds']:.0f} s",
+        "in-process, 1 thread",
+        "goal",
+    ]
+    return markdown_table(header, rows) + (
+        f"\nMeasured on {machine['cpus']} CPU cores ({machine['processor']}).\n"
+    )
+
+
+def store_scale_table(results_dir: Path) -> str:
+    """``benchmarks/store_scale.py``: a million vectors in each view of the store."""
+    measured = _read(results_dir, "store_scale.json")
+    names = {"embedded": "embedded (SQLite + FAISS)", "milvus_lite": "Milvus Lite"}
+    rows = [
+        [
+            names[kind],
+            f"{view['rows']:,}",
+            f"{view['insert_s']:.0f} s ({view['insert_rows_per_s']:,} rows/s)",
+            f"{view['reopen_s']:.2f} s",
+            f"{view['reopen_peak_rss_mib']:,} MiB",
+            f"{view['query_p50_ms']:.1f} ms ({measured['queries'][kind]} queries)",
+            f"{view['recall_at_10']:.3f}",
+            f"{view['disk_mib']:,} MiB",
+        ]
+        for kind, view in ((kind, measured[kind]) for kind in names if kind in measured)
+    ]
+    header = [
+        f"{measured['dim']}-D vectors", "rows", "insert (batches of 10,000)", "reopen",
+        "peak memory", "one query, p50", "recall@10", "on disk",
+    ]  # fmt: skip
+    machine = measured["machine"]
+    return markdown_table(header, rows) + (
+        f"\nMeasured on {machine['cpus']} CPU cores ({machine['processor']}).\n"
+    )
+
+
 TABLES: dict[str, Callable[[Path], str]] = {
     "best_pipelines": best_pipelines_table,
     "benchmark": benchmark_table,
@@ -328,6 +386,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "vae": vae_table,
     "search_speed": search_speed_table,
     "pipeline_reopen": pipeline_reopen_table,
+    "service_load": service_load_table,
+    "store_scale": store_scale_table,
     "autoencoders": autoencoders_table,
     "datasets": datasets_table,
     "data_loading": data_loading_table,

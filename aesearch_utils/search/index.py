@@ -33,11 +33,12 @@ class SearchResult:
 
     ids: np.ndarray
     """The results' stable gallery ids (int64)."""
-    rows: np.ndarray
-    """The results' row numbers in the index's arrays (for indexing the gallery images)."""
+    rows: np.ndarray | None
+    """The results' row numbers in the index's arrays (for indexing the gallery images);
+    ``None`` from a gallery store, whose items are known by id only."""
     distances: np.ndarray
     labels: np.ndarray | None
-    """The results' gallery labels, when the gallery is labelled."""
+    """The results' gallery labels, when the gallery is labelled (a store: -1 for none)."""
 
 
 def gallery_ids(ids: np.ndarray | None, count: int) -> np.ndarray:

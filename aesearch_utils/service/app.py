@@ -25,7 +25,12 @@ import asyncio
 import base64
 import io
 import os
-from contextlib import asynccontextmanager
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,8 +44,9 @@ from PIL import Image
 
 from aesearch_utils import config
 from aesearch_utils.errors import AesearchError, InvalidInputError
-from aesearch_utils.service.uploads import UnreadableImageError, decode_upload
-from aesearch_utils.store.gallery import Gallery, Hits
+from aesearch_utils.search.index import SearchResult
+from aesearch_utils.service.uploads import UnreadableImageError, Upload, decode_upload
+from aesearch_utils.store.gallery import Gallery
 
 PAGE = Path(__file__).with_name("static") / "index.html"
 
@@ -74,11 +80,12 @@ class ServiceError(Exception):
 
 
 class QueryBatcher:
-    """Gathers the searches that arrive together for one gallery into one encode-and-search.
+    """Gathers the searches that arrive together for one gallery into one decode-encode-search.
 
     The first request of a batch waits ``max_wait_s`` for others (at most ``max_batch``); the
-    batch then runs in a worker thread with the largest ``k`` asked, and each request gets its
-    own rows back.
+    batch then runs in the batcher's own worker thread (decoding every upload, one model call,
+    one search with the largest ``k`` asked) and each request gets its own rows back, or its
+    own error. Under load, requests queue while a batch runs, so batches grow by themselves.
     """
 
     def __init__(self, gallery: Gallery, max_batch: int = 64, max_wait_s: float = 0.002) -> None:
@@ -87,48 +94,96 @@ class QueryBatcher:
         self.max_wait_s = max_wait_s
         self._queue: asyncio.Queue | None = None
         self._worker: asyncio.Task | None = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"search-{gallery.name}")
 
-    async def search(self, image: np.ndarray, k: int) -> Hits:
+    async def search(self, data: bytes, k: int) -> tuple[Upload, SearchResult]:
+        """The decoded upload and its top ``k``; raises the upload's own error."""
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._worker = asyncio.create_task(self._run())
         answer = asyncio.get_running_loop().create_future()
-        await self._queue.put((image, k, answer))
+        await self._queue.put((data, k, answer))
         return await answer
 
     async def _run(self) -> None:
         assert self._queue is not None
+        loop = asyncio.get_running_loop()
         while True:
             batch = [await self._queue.get()]
-            deadline = asyncio.get_running_loop().time() + self.max_wait_s
+            deadline = loop.time() + self.max_wait_s
             while len(batch) < self.max_batch:
-                remaining = deadline - asyncio.get_running_loop().time()
                 try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), max(remaining, 0)))
+                    batch.append(await asyncio.wait_for(self._queue.get(), deadline - loop.time()))
                 except TimeoutError:
                     break
-            images = np.stack([image for image, _, _ in batch])
-            k = max(k for _, k, _ in batch)
+            data = [item[0] for item in batch]
+            k = max(item[1] for item in batch)
             try:
-                hits = await run_in_threadpool(self.gallery.search, images, k)
-            except Exception as error:  # every waiting request gets the error
-                for _, _, answer in batch:
-                    if not answer.done():
-                        answer.set_exception(error)
-                continue
-            for row, (_, own_k, answer) in enumerate(batch):
-                if not answer.done():
-                    answer.set_result(
-                        Hits(
-                            hits.ids[row : row + 1, :own_k],
-                            hits.distances[row : row + 1, :own_k],
-                            hits.labels[row : row + 1, :own_k],
-                        )
+                answers = await loop.run_in_executor(self._thread, self._answer, data, k)
+            except Exception as error:  # the search itself failed: every request hears it
+                answers = [error] * len(batch)
+            for (_, own_k, future), answer in zip(batch, answers, strict=True):
+                if future.done():
+                    continue
+                if isinstance(answer, Exception):
+                    future.set_exception(answer)
+                else:
+                    upload, hits = answer
+                    future.set_result(
+                        (upload, SearchResult(hits.ids[:, :own_k], None, hits.distances[:, :own_k],
+                                      hits.labels[:, :own_k]))
+                    )  # fmt: skip
+
+    def _answer(self, data: list[bytes], k: int) -> list[tuple[Upload, SearchResult] | Exception]:
+        answers: list[tuple[Upload, SearchResult] | Exception] = []
+        uploads = []
+        for item in data:
+            try:
+                uploads.append(decode_upload(item, self.gallery.image_shape))
+                answers.append(uploads[-1])  # replaced by (upload, hits) below
+            except InvalidInputError as error:
+                answers.append(error)
+        if uploads:
+            hits = self.gallery.search(np.stack([upload.image for upload in uploads]), k)
+            row = 0
+            for position, answer in enumerate(answers):
+                if isinstance(answer, Upload):
+                    hit = slice(row, row + 1)
+                    answers[position] = (
+                        answer,
+                        SearchResult(hits.ids[hit], None, hits.distances[hit], hits.labels[hit]),
                     )
+                    row += 1
+        return answers
 
     async def close(self) -> None:
         if self._worker is not None:
             self._worker.cancel()
+        self._thread.shutdown(wait=False)
+
+
+@contextmanager
+def serving_in_background(app: FastAPI) -> Iterator[str]:
+    """Run ``app`` with uvicorn in a background thread on a free port of 127.0.0.1 (a notebook
+    or a test talks to it over HTTP); yields its base URL, and stops it on leaving."""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the service did not start within 30 s")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
 
 
 def open_galleries(settings: ServiceSettings) -> dict[str, Gallery]:
@@ -214,7 +269,7 @@ def create_app(
         except UnreadableImageError as error:
             raise ServiceError(400, str(error)) from None
 
-    def hit_rows(name: str, gallery: Gallery, hits: Hits) -> list[dict[str, Any]]:
+    def hit_rows(name: str, gallery: Gallery, hits: SearchResult) -> list[dict[str, Any]]:
         rows = []
         for item, distance, label in zip(
             hits.ids[0], hits.distances[0], hits.labels[0], strict=True
@@ -260,8 +315,11 @@ def create_app(
             raise ServiceError(409, f"the gallery {name!r} is empty: add images first")
         if k > len(gallery):
             raise ServiceError(400, f"k must be at most the gallery size {len(gallery)}, got {k}")
-        upload = await decoded(image, gallery)
-        hits = await batchers[name].search(upload.image, k)
+        data = await read_upload(image)
+        try:
+            upload, hits = await batchers[name].search(data, k)
+        except UnreadableImageError as error:
+            raise ServiceError(400, str(error)) from None
         return {
             "gallery": name,
             "k": k,

@@ -11,6 +11,6 @@
 The store builds on the search core and never imports the service, the course or the figures.
 """
 
-from aesearch_utils.store.gallery import Gallery, Hits
+from aesearch_utils.store.gallery import Gallery
 
-__all__ = ["Gallery", "Hits"]
+__all__ = ["Gallery"]

@@ -35,7 +35,6 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,7 @@ from aesearch_utils.data.loading import load_dataset
 from aesearch_utils.errors import DataNotFoundError, InvalidInputError
 from aesearch_utils.io import write_json
 from aesearch_utils.search.encoders import check_images, encode_images
+from aesearch_utils.search.index import SearchResult
 from aesearch_utils.search.neighbours import check_k, check_vectors
 from aesearch_utils.search.pipeline import SearchPipeline
 from aesearch_utils.search.registry import features_encoder, pipeline_recipe
@@ -54,17 +54,6 @@ from aesearch_utils.store.record import NO_LABEL, GalleryRecord
 from aesearch_utils.store.views import FaissView, MilvusView, VectorView
 
 GALLERY_FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Hits:
-    """Per query, the ``k`` nearest gallery items, nearest first; each array ``(queries, k)``."""
-
-    ids: np.ndarray
-    distances: np.ndarray
-    """Cosine distance, 1 - cosine similarity."""
-    labels: np.ndarray
-    """int64, ``-1`` for an item without a label."""
 
 
 class ReadWriteLock:
@@ -233,7 +222,7 @@ class Gallery:
     def __len__(self) -> int:
         return len(self._labels)
 
-    def search(self, images: np.ndarray, k: int = 10) -> Hits:
+    def search(self, images: np.ndarray, k: int = 10) -> SearchResult:
         """The ``k`` nearest items to each query image (``image_shape``, uint8 or float)."""
         if isinstance(images, np.ndarray) and images.ndim == len(self.image_shape):
             images = images[np.newaxis]
@@ -242,7 +231,7 @@ class Gallery:
             self.pipeline.unit_vectors(encode_images(self.pipeline.encoder, images)), k
         )
 
-    def search_vectors(self, queries: np.ndarray, k: int = 10) -> Hits:
+    def search_vectors(self, queries: np.ndarray, k: int = 10) -> SearchResult:
         """Search with the pipeline's unit vectors (see ``SearchPipeline.unit_vectors``)."""
         queries = check_vectors(queries, "query vectors", self.record.dim)
         with self._lock.reading():
@@ -259,7 +248,9 @@ class Gallery:
                 )
             ids, similarities = self._view.search(queries, k)
             labels = np.array([[self._labels[item] for item in row] for row in ids.tolist()])
-        return Hits(ids, (1 - similarities).astype(np.float32), labels.astype(np.int64))
+        return SearchResult(
+            ids, None, (1 - similarities).astype(np.float32), labels.astype(np.int64)
+        )
 
     def image(self, item: int) -> np.ndarray:
         """The stored image of ``item``."""

@@ -17,7 +17,10 @@ from IPython.display import display
 from PIL import Image
 
 from aesearch_utils import config
+from aesearch_utils.errors import InvalidInputError
 from aesearch_utils.models import Autoencoder
+from aesearch_utils.service.uploads import decode_upload
+from aesearch_utils.store import Gallery
 from aesearch_utils.viz.latent import decode, embed, interpolate
 
 
@@ -102,6 +105,38 @@ def traversal_view(
     redraw()
     view = widgets.VBox([*sliders, image])
     view.add_class("aesearch-traversal")
+    return view
+
+
+def search_box(gallery: Gallery, k: int = 8) -> widgets.VBox:
+    """Upload an image and see its ``k`` nearest gallery images, with labels and distances."""
+    upload = widgets.FileUpload(accept="image/*", description="query image")
+    message = widgets.HTML()
+    results = widgets.HBox()
+
+    def search(_change=None) -> None:
+        if not upload.value:
+            return
+        data = bytes(upload.value[-1]["content"])
+        try:
+            query = decode_upload(data, gallery.image_shape).image
+        except InvalidInputError as error:
+            message.value = f"<span style='color: #b00'>{error}</span>"
+            return
+        hits = gallery.search(query, k)
+        message.value = f"the {k} nearest of {len(gallery):,} gallery images"
+        cells = [_captioned(widgets.Image(value=png(query / 255), format="png"), "query")]
+        for item, distance, label in zip(
+            hits.ids[0], hits.distances[0], hits.labels[0], strict=True
+        ):
+            name = gallery.class_names[label] if 0 <= label < len(gallery.class_names) else "?"
+            image = widgets.Image(value=png(gallery.image(item) / 255), format="png")
+            cells.append(_captioned(image, f"{name}, {distance:.3f}"))
+        results.children = cells
+
+    upload.observe(search, names="value")
+    view = widgets.VBox([upload, message, results])
+    view.add_class("aesearch-search-box")
     return view
 
 
