@@ -132,3 +132,31 @@ def test_empty_gallery_search_is_a_clear_error(gallery):
     gallery.delete(range(300))
     with pytest.raises(InvalidInputError, match="the gallery is empty"):
         gallery.search(IMAGES[:1])
+
+
+def test_a_gallery_of_your_own_folder_reuses_a_fitted_pipeline(tmp_path):
+    from conftest import write_image_tree
+
+    from aesearch_utils.store.gallery import build_folder_gallery
+
+    fitted = pipeline().fit(IMAGES, LABELS)
+    write_image_tree(
+        tmp_path / "photos", ["cats", "dogs"], per_class=4, size=(20, 20), splits=False
+    )
+    mine = build_folder_gallery(tmp_path / "mine", tmp_path / "photos", fitted)
+    assert len(mine) == 8 and mine.class_names == ("cats", "dogs") and mine.image_shape == (6, 6, 1)
+    found = mine.search(mine.image(5), 1)  # the folder's images are flat colours, one per class
+    assert found.labels[0, 0] == mine.label(5) == 1 and found.distances[0, 0] < 1e-3
+    mine.close()
+
+
+def test_a_failed_build_leaves_no_gallery(tmp_path, monkeypatch):
+    from aesearch_utils.store import gallery as module
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(module, "write_json", broken)
+    with pytest.raises(OSError, match="disk full"):
+        Gallery.build(tmp_path / "half", pipeline(), IMAGES, LABELS)
+    assert list(tmp_path.iterdir()) == []
