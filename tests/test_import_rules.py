@@ -1,5 +1,6 @@
-"""The layout's rule: the core (data, search) never loads the course, the figures, or the
-heavy libraries they bring. Checked in a fresh interpreter, where nothing is imported yet."""
+"""The layout's rule: the core below the service (data, search, store) never loads the course,
+the figures, the service, or the heavy libraries they bring. Checked in a fresh interpreter,
+where nothing is imported yet."""
 
 import json
 import subprocess
@@ -14,7 +15,15 @@ CORE = [
     "aesearch_utils.search.pipeline",
     "aesearch_utils.store",
 ]
-FORBIDDEN = ("aesearch_utils.course", "aesearch_utils.viz", "pandas", "matplotlib", "keras")
+FORBIDDEN = (
+    "aesearch_utils.course",
+    "aesearch_utils.viz",
+    "aesearch_utils.service",  # serving depends on the store and the index, never the reverse
+    "fastapi",
+    "pandas",
+    "matplotlib",
+    "keras",
+)
 
 
 def loaded_after_import(module: str) -> list[str]:
