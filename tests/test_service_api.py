@@ -174,3 +174,17 @@ def test_concurrent_searches_are_batched_and_each_gets_its_own_answer(service):
     for row, answer in enumerate(answers):
         results = answer.json()["results"]
         assert len(results) == 1 + row % 3 and results[0]["id"] == row
+
+
+def test_the_file_itself_may_be_the_body(service):
+    client, _ = service
+    url = "/api/galleries/digits/search?k=3"
+    raw = client.post(url, content=png(IMAGES[9, :, :, 0]), headers={"content-type": "image/png"})
+    assert raw.status_code == 200 and raw.json()["results"][0]["id"] == 9
+    too_big = client.post(url, content=bytes(60_000), headers={"content-type": "image/png"})
+    assert too_big.status_code == 413
+    empty_form = client.post(url, files={"other": ("x.png", b"123")})
+    assert (
+        empty_form.status_code == 422
+        and "no file field named 'image'" in empty_form.json()["error"]
+    )

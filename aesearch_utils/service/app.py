@@ -4,7 +4,7 @@ Routes (``/docs`` shows them with a form to try each):
 
 - ``GET /``: the page (choose, drop or draw an image; see its nearest gallery images);
 - ``GET /api/health``; ``GET /api/galleries``: the loaded galleries;
-- ``POST /api/galleries/{name}/search?k=10`` with a file: the top ``k``;
+- ``POST /api/galleries/{name}/search?k=10`` with a file (a form field, or the body): the top ``k``;
 - ``GET /api/galleries/{name}/images/{id}``: a gallery image as PNG;
 - ``POST /api/galleries/{name}/images`` with a file and an optional label: add it;
 - ``DELETE /api/galleries/{name}/images/{id}``: remove it.
@@ -253,6 +253,20 @@ def create_app(
         if settings.write_token and authorization != f"Bearer {settings.write_token}":
             raise ServiceError(401, "adding and deleting need 'Authorization: Bearer <token>'")
 
+    async def read_body(request: Request) -> bytes:
+        if request.headers.get("content-type", "").startswith("multipart/"):
+            raise ServiceError(422, "image: the form has no file field named 'image'")
+        data = bytearray()
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > settings.max_upload_bytes:
+                raise ServiceError(
+                    413,
+                    f"the file is larger than {settings.max_upload_bytes:,} bytes: "
+                    "send a smaller one",
+                )
+        return bytes(data)
+
     async def read_upload(upload: UploadFile) -> bytes:
         data = await upload.read(settings.max_upload_bytes + 1)
         if len(data) > settings.max_upload_bytes:
@@ -305,17 +319,20 @@ def create_app(
     @app.post("/api/galleries/{name}/search")
     async def search(
         name: str,
-        image: Annotated[
-            UploadFile, File(description="the query image: PNG, JPEG, GIF, BMP, WebP")
-        ],
+        request: Request,
         k: Annotated[int, Query(ge=1, le=settings.max_k)] = 10,
-    ) -> dict[str, Any]:
+        image: Annotated[
+            UploadFile | None,
+            File(description="the query image (PNG, JPEG, GIF, BMP, WebP) as a form field; "
+                 "or send the file itself as the body, with its image/... content type"),
+        ] = None,
+    ) -> dict[str, Any]:  # fmt: skip
         gallery = gallery_named(name)
         if len(gallery) == 0:
             raise ServiceError(409, f"the gallery {name!r} is empty: add images first")
         if k > len(gallery):
             raise ServiceError(400, f"k must be at most the gallery size {len(gallery)}, got {k}")
-        data = await read_upload(image)
+        data = await (read_upload(image) if image is not None else read_body(request))
         try:
             upload, hits = await batchers[name].search(data, k)
         except UnreadableImageError as error:
