@@ -69,6 +69,11 @@ def cache_dir() -> Path:
     return _path_from_environment(CACHE_DIR_VARIABLE, root) or root / "data" / "cache"
 
 
+def models_dir() -> Path:
+    """The folder of trained models (the training cache)."""
+    return project_root() / "data" / "models"
+
+
 def galleries_dir() -> Path:
     """The folder of the search service's galleries."""
     root = project_root()

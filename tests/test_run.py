@@ -65,3 +65,28 @@ def test_a_failing_notebook_names_its_cell_and_stops_the_run(tmp_path, monkeypat
     assert "01_ok failed in cell In [4]" in error
     assert "'y = x / 0  # the bad line'" in error and "ZeroDivisionError" in error
     assert not (tmp_path / "out" / "notebooks" / "02_never.ipynb").exists()
+
+
+def test_the_plan_and_progress_and_a_partial_run_leaves_the_record_alone(tmp_path, capsys):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    write_notebook(notebooks / "01_first.ipynb", "pass")
+    write_notebook(notebooks / "02_second.ipynb", "pass")
+    output = tmp_path / "out"
+    record = output / "results" / "notebook_times.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"01_first": 60.0, "02_second": 120.0}))
+
+    run.run("smoke", ["02"], output_dir=output, notebooks_dir=notebooks)
+
+    printed = capsys.readouterr().out
+    assert "plan (smoke profile): 1 notebook run(s)" in printed
+    assert "02_second" in printed and "120 s last time" in printed and "about 2 min" in printed
+    assert "[1/1] 02_second (smoke)" in printed and "min so far" in printed
+    assert json.loads(record.read_text()) == {"01_first": 60.0, "02_second": 120.0}
+
+    run.run("smoke", output_dir=output, notebooks_dir=notebooks)
+    printed = capsys.readouterr().out
+    assert "about 2 min left" in printed  # after the first, the second's recorded 120 s
+    assert json.loads(record.read_text()).keys() == {"01_first", "02_second"}
+    assert json.loads(record.read_text())["02_second"] < 60  # replaced by this whole run

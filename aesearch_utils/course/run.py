@@ -6,10 +6,18 @@ Usage::
     python -m aesearch_utils.course.run --profile smoke      # the quick tour CI takes
     python -m aesearch_utils.course.run 01 03                # some notebooks, by number or name
 
-Executed notebooks go to ``build/<profile>/notebooks/`` (or ``--output-dir``);
-each notebook's wall time is merged into ``notebook_times.json`` in the
-profile's results folder. A failing notebook names its failing cell, and the
-run stops with exit status 1.
+Before it starts, the runner prints its plan: the notebook runs, what the
+caches already hold (trained models, decoded datasets) and an estimate from
+the last recorded run. During the run it prints one line per notebook, with
+the time elapsed and an estimate of what is left.
+
+Executed notebooks go to ``build/<profile>/notebooks/`` (or ``--output-dir``).
+The wall times are a record of one whole run: only a run of every notebook
+writes ``notebook_times.json`` in the profile's results folder, and it
+replaces the file; a run of some notebooks writes its times to
+``build/<profile>/notebook_times_partial.json`` instead. A failing notebook
+names its failing cell, and the run stops with exit status 1 (recording
+nothing).
 """
 
 from __future__ import annotations
@@ -120,7 +128,8 @@ def run(
 ) -> dict[str, float]:
     """Execute the selected notebooks in order; return their wall times in seconds.
 
-    The times are merged into ``times_file`` in the profile's results folder.
+    A run of every notebook (no ``names``) replaces ``times_file`` in the
+    profile's results folder; a partial run writes its times under ``build/``.
     """
     notebooks_dir = notebooks_dir or config.notebooks_dir()
     notebooks = select_notebooks(discover_notebooks(notebooks_dir), names)
@@ -132,22 +141,63 @@ def run(
         if output_dir
         else config.project_root() / "build" / profile / "notebooks"
     )
-    times_path = outputs.results / times_file
     runs = [
         (notebook, run)
         for notebook in notebooks
         for run in notebook_runs(notebook.stem, profile, output_dir)
     ]
+    whole = not names
+    times_path = (
+        outputs.results / times_file
+        if whole
+        else executed_dir.parent / "notebook_times_partial.json"
+    )
+    recorded = _read_times(outputs.results / times_file)
+    print_plan(profile, [run.name for _, run in runs], recorded)
     # kernels inherit this: training logs one line per epoch instead of a progress bar
     os.environ[config.HEADLESS_VARIABLE] = "1"
     times: dict[str, float] = {}
+    start = time.perf_counter()
     for position, (notebook, run) in enumerate(runs, start=1):
         print(f"[{position}/{len(runs)}] {run.name} ({profile}) ...", flush=True)
         seconds = execute_notebook(notebook, executed_dir / f"{run.name}.ipynb", run.parameters)
         times[run.name] = round(seconds, 1)
-        print(f"    done in {seconds:.1f} s", flush=True)
-        write_json(times_path, {**_read_times(times_path), **times})
+        left = _estimate([later.name for _, later in runs[position:]], recorded)
+        print(
+            f"    done in {seconds:.1f} s; {(time.perf_counter() - start) / 60:.1f} min so far"
+            + (f", about {left / 60:.0f} min left" if left is not None else ""),
+            flush=True,
+        )
+    write_json(times_path, times)
+    if not whole:
+        print(f"times of this partial run: {times_path} (the record is of whole runs only)")
     return times
+
+
+def print_plan(profile: str, names: Sequence[str], recorded: dict[str, float]) -> None:
+    """What will run, what is cached, and how long the last recorded run of it took."""
+    models = sorted(config.models_dir().glob("*.keras"))
+    datasets = sorted(path.stem for path in config.cache_dir().glob("*.npz"))
+    print(f"plan ({profile} profile): {len(names)} notebook run(s)")
+    print(f"  cached: {len(models)} trained model(s) in {config.models_dir()}; decoded datasets: "
+          f"{', '.join(datasets) or 'none'}")  # fmt: skip
+    for name in names:
+        last = f"{recorded[name]:.0f} s last time" if name in recorded else "not timed yet"
+        print(f"  {name:<48} {last}")
+    estimate = _estimate(names, recorded)
+    print(
+        f"  estimate: about {estimate / 60:.0f} min (the last recorded run; cached models make it "
+        "shorter)"
+        if estimate is not None
+        else "  estimate: unknown (some of these notebooks were never timed in this profile)",
+        flush=True,
+    )
+
+
+def _estimate(names: Sequence[str], recorded: dict[str, float]) -> float | None:
+    if not all(name in recorded for name in names):
+        return None
+    return sum(recorded[name] for name in names)
 
 
 def _read_times(path: Path) -> dict[str, float]:

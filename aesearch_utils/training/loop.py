@@ -71,7 +71,7 @@ class TrainedAutoencoder:
 
 
 def models_dir() -> Path:
-    return project_config.project_root() / "data" / "models"
+    return project_config.models_dir()
 
 
 def cache_key(config: TrainingConfig, images: np.ndarray) -> str:
