@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SMOKE_NOTEBOOKS := build/smoke/notebooks
 
-.PHONY: install run test lint readme bench lab serve clean
+.PHONY: install run test lint chromium readme bench lab serve clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +23,21 @@ run: $(INSTALLED)
 	if [ "$(PROFILE)" = full ]; then $(BIN)/python -m aesearch_utils.course.report; fi
 
 # Lint, unit tests, every notebook in the smoke profile, then nbval over the executed notebooks.
-test: $(INSTALLED) lint
+test: $(INSTALLED) lint chromium
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg $(SMOKE_NOTEBOOKS)
+
+# The browser tests drive Debian's Chromium (Playwright cannot download a browser here):
+# install it when this user may, or stop with the command that does.
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  as_root=""; [ "$$(id -u)" = 0 ] || as_root="sudo -n"; \
+	  { $$as_root apt-get install -y -q chromium >/dev/null 2>&1 \
+	    || { $$as_root apt-get update -q >/dev/null 2>&1 \
+	         && $$as_root apt-get install -y -q chromium >/dev/null 2>&1; }; } \
+	  || { echo "make test needs Chromium for its browser tests; install it with:" >&2; \
+	       echo "    sudo apt-get install chromium" >&2; exit 1; }; }
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -1,8 +1,10 @@
 """The source notebooks are clean, and every one of them runs headless in the smoke profile."""
 
 import ast
+import json
 
 import nbformat
+import pandas as pd
 import pytest
 
 from aesearch_utils import config
@@ -56,5 +58,21 @@ def test_every_notebook_runs_in_the_smoke_profile():
     """Executes into build/smoke/, where nbval then checks that the outputs reproduce."""
     times = run.run("smoke")
     assert list(times) == [path.stem for path in NOTEBOOKS]
-    figures = profiles.output_dirs("smoke").figures
-    assert (figures / "01_class_distribution.png").stat().st_size > 10_000
+    output = profiles.output_dirs("smoke")
+    for path in NOTEBOOKS:  # every notebook draws something, and every picture has content
+        number = path.stem.split("_", 1)[0]
+        drawn = list(output.figures.glob(f"{number}_*.png"))
+        assert drawn, f"{path.stem} saved no figure"
+        assert all(figure.stat().st_size > 5_000 for figure in drawn), drawn
+    # and the results files the README's tables are made from, with plausible rows
+    models = pd.read_csv(output.results / "autoencoders.csv")
+    assert {"dense", "conv_bn", "vae_gru", "conv_deep"} <= set(models["model"])
+    assert models["precision_at_10"].between(0, 1).all()
+    benchmark = pd.read_csv(output.results / "benchmark.csv")
+    assert set(benchmark["kind"]) == {"autoencoder", "baseline"}
+    best = pd.read_csv(output.results / "12_best_pipelines.csv").set_index("pipeline")
+    assert best.loc["mnist-best", "precision_at_10"] > 0.5  # 2,000 MNIST images: about 0.9
+    ablation = pd.read_csv(output.results / "12_ablation.csv")
+    assert len(ablation) > 20 and ablation["map_at_100"].between(0, 1).all()
+    vae = json.loads((output.results / "07_vae_mnist.json").read_text(encoding="utf-8"))
+    assert set(vae["precision_at_10"]) == {"VAE", "autoencoder"}
