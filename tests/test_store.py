@@ -139,7 +139,9 @@ def test_a_gallery_of_your_own_folder_reuses_a_fitted_pipeline(tmp_path):
 
     from aesearch_utils.store.gallery import build_folder_gallery
 
-    fitted = pipeline().fit(IMAGES, LABELS)
+    # as `aesearch build --folder` does: the pipeline of a gallery already built, reopened
+    Gallery.build(tmp_path / "template", pipeline(), IMAGES, LABELS).close()
+    fitted = Gallery.open(tmp_path / "template").pipeline
     write_image_tree(
         tmp_path / "photos", ["cats", "dogs"], per_class=4, size=(20, 20), splits=False
     )

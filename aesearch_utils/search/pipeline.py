@@ -180,7 +180,9 @@ class SearchPipeline:
         ``include_index=False`` keeps the encoder, whitening and settings only,
         for a gallery store that records its vectors itself.
         """
-        index = self._fitted()
+        index = self._fitted() if include_index else None
+        if self.image_shape is None:
+            raise InvalidInputError("fit the pipeline on a gallery before saving it")
 
         def write(folder: Path) -> None:
             description = {
@@ -194,7 +196,7 @@ class SearchPipeline:
                 ),
                 "index": include_index,
             }
-            if include_index:
+            if index is not None:
                 index.save(folder / "index.npz")
             (folder / "pipeline.json").write_text(
                 json.dumps(description, indent=2, sort_keys=True), encoding="utf-8"
