@@ -21,7 +21,6 @@ import asyncio
 import io
 import os
 import platform
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from PIL import Image
 from aesearch_utils import config
 from aesearch_utils.data import load_dataset
 from aesearch_utils.io import write_json
+from aesearch_utils.service.app import free_port
 from aesearch_utils.service.uploads import decode_upload
 from aesearch_utils.store.gallery import Gallery, build_registered_gallery
 
@@ -114,9 +114,7 @@ def main() -> None:
     gallery.close()
     print(f"in-process: {in_process:.1f} searches/s", flush=True)
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "aesearch_utils.service.cli", "serve", "--port", str(port)],
         env=os.environ | {"AESEARCH_GALLERIES_DIR": str(folder.parent)},

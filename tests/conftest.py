@@ -6,7 +6,6 @@ import gzip
 import io
 import os
 import pickle
-import socket
 import subprocess
 import sys
 import tarfile
@@ -98,13 +97,6 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def cache_dir(tmp_path: Path) -> Path:
     return tmp_path / "cache"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_service(galleries: Path, port: int, timeout: float = 60) -> subprocess.Popen:

@@ -19,10 +19,10 @@ import urllib.request
 import nbformat
 import papermill
 import pytest
-from conftest import free_port
 
 from aesearch_utils import config
 from aesearch_utils.course import profiles
+from aesearch_utils.service.app import free_port
 
 NOTEBOOK = "07_variational_autoencoder"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

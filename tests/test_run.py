@@ -22,6 +22,15 @@ def write_notebook(path, *sources):
     return path
 
 
+def notebook_folder(tmp_path, cells: dict[str, list[str]]):
+    """A folder of notebooks, each a parameters cell and the given code cells."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for name, sources in cells.items():
+        write_notebook(folder / f"{name}.ipynb", *sources)
+    return folder
+
+
 def test_select_by_number_or_name(tmp_path):
     notebooks = [tmp_path / "01_a.ipynb", tmp_path / "02_b.ipynb", tmp_path / "03_c.ipynb"]
     assert run.select_notebooks(notebooks, []) == notebooks
@@ -31,10 +40,9 @@ def test_select_by_number_or_name(tmp_path):
 
 
 def test_runs_in_order_records_times_and_passes_the_profile(tmp_path, capsys):
-    notebooks = tmp_path / "notebooks"
-    notebooks.mkdir()
-    write_notebook(notebooks / "01_first.ipynb", "assert PROFILE == 'smoke'")
-    write_notebook(notebooks / "02_second.ipynb", "print(OUTPUT_DIR)")
+    notebooks = notebook_folder(
+        tmp_path, {"01_first": ["assert PROFILE == 'smoke'"], "02_second": ["print(OUTPUT_DIR)"]}
+    )
     output = tmp_path / "out"
 
     times = run.run("smoke", output_dir=output, notebooks_dir=notebooks)
@@ -51,10 +59,9 @@ def test_runs_in_order_records_times_and_passes_the_profile(tmp_path, capsys):
 
 
 def test_a_failing_notebook_names_its_cell_and_stops_the_run(tmp_path, monkeypatch, capsys):
-    notebooks = tmp_path / "notebooks"
-    notebooks.mkdir()
-    write_notebook(notebooks / "01_ok.ipynb", "x = 1", "y = x / 0  # the bad line")
-    write_notebook(notebooks / "02_never.ipynb", "pass")
+    notebooks = notebook_folder(
+        tmp_path, {"01_ok": ["x = 1", "y = x / 0  # the bad line"], "02_never": ["pass"]}
+    )
     monkeypatch.setattr(run.config, "notebooks_dir", lambda: notebooks)
 
     status = run.main(["--profile", "smoke", "--output-dir", str(tmp_path / "out")])
@@ -68,10 +75,7 @@ def test_a_failing_notebook_names_its_cell_and_stops_the_run(tmp_path, monkeypat
 
 
 def test_the_plan_and_progress_and_a_partial_run_leaves_the_record_alone(tmp_path, capsys):
-    notebooks = tmp_path / "notebooks"
-    notebooks.mkdir()
-    write_notebook(notebooks / "01_first.ipynb", "pass")
-    write_notebook(notebooks / "02_second.ipynb", "pass")
+    notebooks = notebook_folder(tmp_path, {"01_first": ["pass"], "02_second": ["pass"]})
     output = tmp_path / "out"
     record = output / "results" / "notebook_times.json"
     record.parent.mkdir(parents=True)

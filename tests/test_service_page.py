@@ -6,9 +6,10 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import free_port, png_bytes, start_service
+from conftest import png_bytes, start_service
 
 from aesearch_utils.search import PixelEncoder, SearchPipeline
+from aesearch_utils.service.app import free_port
 from aesearch_utils.store import Gallery
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

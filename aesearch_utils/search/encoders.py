@@ -23,7 +23,12 @@ import numpy as np
 
 from aesearch_utils.batching import PREDICT_BATCH, map_blocks
 from aesearch_utils.data.preprocessing import as_float_images
-from aesearch_utils.errors import CorruptDataError, InvalidInputError, UnknownNameError
+from aesearch_utils.errors import (
+    AesearchError,
+    CorruptDataError,
+    InvalidInputError,
+    UnknownNameError,
+)
 from aesearch_utils.search.neighbours import unit_vectors
 from aesearch_utils.search.whitening import Whitening
 
@@ -304,9 +309,9 @@ def load_encoder(state: dict[str, Any], folder: Path, key: str) -> Encoder:
             )
         else:
             raise UnknownNameError("encoder kind", kind, ("pixels", "pca", "layer", "concatenated"))
-    except (OSError, KeyError, ValueError) as error:
-        if isinstance(error, UnknownNameError | InvalidInputError):
-            raise
+    except AesearchError:
+        raise
+    except (OSError, KeyError, ValueError) as error:  # a missing or truncated file, bad JSON
         raise CorruptDataError(f"{folder}: cannot reopen encoder {key!r} ({error})") from None
     encoder.name = state["name"]
     return encoder

@@ -119,47 +119,47 @@ class QueryBatcher:
             data = [item[0] for item in batch]
             k = max(item[1] for item in batch)
             try:
-                answers = await loop.run_in_executor(self._thread, self._answer, data, k)
+                decoded, hits = await loop.run_in_executor(self._thread, self._answer, data, k)
             except Exception as error:  # the search itself failed: every request hears it
-                answers = [error] * len(batch)
-            for (_, own_k, future), answer in zip(batch, answers, strict=True):
-                if future.done():
+                decoded, hits = [error] * len(batch), None
+            row = 0  # the row of the next decoded upload in ``hits``
+            for (_, own_k, future), upload in zip(batch, decoded, strict=True):
+                if isinstance(upload, Exception):
+                    if not future.done():  # a request whose client left is cancelled
+                        future.set_exception(upload)
                     continue
-                if isinstance(answer, Exception):
-                    future.set_exception(answer)
-                else:
-                    upload, hits = answer
-                    future.set_result(
-                        (upload, SearchResult(hits.ids[:, :own_k], None, hits.distances[:, :own_k],
-                                      hits.labels[:, :own_k]))
-                    )  # fmt: skip
+                if not future.done():
+                    ids, distances, labels = (
+                        array[row : row + 1, :own_k]
+                        for array in (hits.ids, hits.distances, hits.labels)
+                    )
+                    future.set_result((upload, SearchResult(ids, None, distances, labels)))
+                row += 1
 
-    def _answer(self, data: list[bytes], k: int) -> list[tuple[Upload, SearchResult] | Exception]:
-        answers: list[tuple[Upload, SearchResult] | Exception] = []
-        uploads = []
+    def _answer(
+        self, data: list[bytes], k: int
+    ) -> tuple[list[Upload | Exception], SearchResult | None]:
+        """Each upload decoded (or its error), and the top ``k`` of the decoded ones, in order."""
+        decoded: list[Upload | Exception] = []
         for item in data:
             try:
-                uploads.append(decode_upload(item, self.gallery.image_shape))
-                answers.append(uploads[-1])  # replaced by (upload, hits) below
+                decoded.append(decode_upload(item, self.gallery.image_shape))
             except InvalidInputError as error:
-                answers.append(error)
-        if uploads:
-            hits = self.gallery.search(np.stack([upload.image for upload in uploads]), k)
-            row = 0
-            for position, answer in enumerate(answers):
-                if isinstance(answer, Upload):
-                    hit = slice(row, row + 1)
-                    answers[position] = (
-                        answer,
-                        SearchResult(hits.ids[hit], None, hits.distances[hit], hits.labels[hit]),
-                    )
-                    row += 1
-        return answers
+                decoded.append(error)
+        images = [upload.image for upload in decoded if isinstance(upload, Upload)]
+        return decoded, self.gallery.search(np.stack(images), k) if images else None
 
     async def close(self) -> None:
         if self._worker is not None:
             self._worker.cancel()
         self._thread.shutdown(wait=False)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @contextmanager
@@ -168,9 +168,7 @@ def serving_in_background(app: FastAPI) -> Iterator[str]:
     or a test talks to it over HTTP); yields its base URL, and stops it on leaving."""
     import uvicorn
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -170,14 +170,15 @@ class Gallery:
                 f"the pipeline reads {pipeline.image_shape} images, got {images.shape[1:]}"
             )
         base = pipeline.unit_vectors(features)
+        k = pipeline.expansion_k
         if refit:
-            vectors = pipeline.index.vectors  # fitting did the augmentation
-        elif pipeline.expansion_k and len(base) > pipeline.expansion_k:
-            vectors = database_side_augmentation(
-                base, pipeline.expansion_k, pipeline.expansion_alpha
-            )
+            vectors = pipeline.index.vectors  # fitting did the augmentation too
         else:
-            vectors = base
+            vectors = (
+                database_side_augmentation(base, k, pipeline.expansion_alpha)
+                if k and len(base) > k
+                else base
+            )
         description = {
             "format": GALLERY_FORMAT_VERSION,
             "name": name or path.name,

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,20 +165,16 @@ class GalleryRecord:
         except ValueError as error:
             raise CorruptDataError(f"{self.path}: vectors of the wrong size ({error})") from None
 
-    def _transaction(self):
-        return _Transaction(self._connection)
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any error."""
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self.connection = connection
-
-    def __enter__(self) -> None:
-        self.connection.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, kind, error, traceback) -> None:
-        self.connection.execute("COMMIT" if kind is None else "ROLLBACK")
-        if isinstance(error, sqlite3.IntegrityError):
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any error."""
+        self._connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except sqlite3.IntegrityError as error:
+            self._connection.execute("ROLLBACK")
             raise InvalidInputError(f"an id is already in the gallery ({error})") from None
+        except BaseException:
+            self._connection.execute("ROLLBACK")
+            raise
+        self._connection.execute("COMMIT")
