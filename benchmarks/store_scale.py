@@ -38,7 +38,7 @@ from aesearch_utils.store.views import FaissView, MilvusView
 
 BATCH = 10_000
 QUERIES = {"embedded": 200, "milvus_lite": 10}
-"""Single queries timed: Milvus Lite 3 searches in pure Python (0.3 s at 20,000 rows)."""
+"""Single queries timed per view: Milvus Lite 3 searches in pure Python, slowly at this size."""
 
 REOPEN_EMBEDDED = """
 import json, resource, sys, time

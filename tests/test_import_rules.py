@@ -34,12 +34,25 @@ def loaded_after_import(module: str) -> list[str]:
     return json.loads(output.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("module", CORE)
-def test_the_core_loads_neither_course_nor_figures_nor_their_libraries(module):
-    loaded = loaded_after_import(module)
-    offending = [
+SERVICE = ["aesearch_utils.service.app", "aesearch_utils.service.cli"]
+"""The service may load FastAPI and the store, but not the course, the figures or Keras."""
+
+
+def offending(loaded: list[str], forbidden: tuple[str, ...]) -> list[str]:
+    return [
         name
         for name in loaded
-        if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN)
+        if any(name == bad or name.startswith(bad + ".") for bad in forbidden)
     ]
-    assert not offending, f"importing {module} loads {offending[:8]}"
+
+
+@pytest.mark.parametrize("module", SERVICE)
+def test_the_service_loads_neither_course_nor_figures_nor_keras(module):
+    forbidden = tuple(bad for bad in FORBIDDEN if bad not in ("aesearch_utils.service", "fastapi"))
+    assert not offending(loaded_after_import(module), forbidden)
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_the_core_loads_neither_course_nor_figures_nor_their_libraries(module):
+    found = offending(loaded_after_import(module), FORBIDDEN)
+    assert not found, f"importing {module} loads {found[:8]}"
