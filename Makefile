@@ -20,7 +20,7 @@ install: $(INSTALLED)
 # Execute the notebooks headless: PROFILE=full (default) or smoke; NOTEBOOKS="01 03" picks some.
 run: $(INSTALLED)
 	$(BIN)/python -m aesearch_utils.course.run --profile $(PROFILE) $(NOTEBOOKS)
-	if [ "$(PROFILE)" = full ]; then $(BIN)/python -m aesearch_utils.course.report; fi
+	if [ "$(PROFILE)" != smoke ]; then $(BIN)/python -m aesearch_utils.course.report; fi
 
 # Lint, unit tests, every notebook in the smoke profile, then nbval over the executed notebooks.
 test: $(INSTALLED) lint chromium

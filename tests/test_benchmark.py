@@ -4,7 +4,7 @@ import pytest
 
 from aesearch_utils.course import benchmark
 from aesearch_utils.data import Dataset
-from aesearch_utils.errors import InvalidInputError
+from aesearch_utils.errors import InvalidInputError, UnknownNameError
 from aesearch_utils.models import model_names
 from aesearch_utils.search.encoders import PCAEncoder, PixelEncoder
 from aesearch_utils.training import TrainingConfig, benchmark_config, fits
@@ -24,6 +24,14 @@ def test_every_registered_model_has_a_recipe_that_fits_some_dataset():
         fitting = [shape for shape in (MNIST, CIFAR) if fits(benchmark_config(name, shape), shape)]
         assert fitting, name
     assert not fits(benchmark_config("conv_deep", MNIST), MNIST)
+
+
+def test_the_full_profile_benchmarks_the_models_the_course_trains_anyway():
+    assert benchmark.benchmarked_models("cifar10", "course") == ("conv_deep",)
+    assert benchmark.benchmarked_models("mnist", "all") == tuple(model_names())
+    assert set(benchmark.benchmarked_models("mnist", "course")) < set(model_names())
+    with pytest.raises(UnknownNameError, match="known benchmark model sets: course, all"):
+        benchmark.benchmarked_models("mnist", "some")
 
 
 def separable(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

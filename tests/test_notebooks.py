@@ -44,13 +44,15 @@ def test_source_notebook_is_clean_and_parameterised(path):
     names = assigned_names(parameters_cell(notebook).source)
     assert {"PROFILE", "OUTPUT_DIR"} <= names
     assert set(profiles.SMOKE_OVERRIDES.get(path.stem, {})) <= names
-    for variant in profiles.FULL_VARIANTS.get(path.stem, []):
+    for variant in profiles.EXTENDED_VARIANTS.get(path.stem, []):
         assert set(variant) <= names
+    assert set(profiles.EXTENDED_OVERRIDES.get(path.stem, {})) <= names
 
 
 def test_profiles_name_existing_notebooks():
     stems = {path.stem for path in NOTEBOOKS}
-    assert set(profiles.SMOKE_OVERRIDES) <= stems and set(profiles.FULL_VARIANTS) <= stems
+    named = {*profiles.SMOKE_OVERRIDES, *profiles.EXTENDED_VARIANTS, *profiles.EXTENDED_OVERRIDES}
+    assert named <= stems
 
 
 @pytest.mark.notebooks

@@ -4,13 +4,16 @@ import numpy as np
 import pytest
 
 from aesearch_utils.course.ablation import (
+    ABLATION_FILE,
     CANDIDATES,
     ablation_table,
     encode_split,
+    recheck,
     validation_split,
+    validation_study,
 )
 from aesearch_utils.data.dataset import Dataset
-from aesearch_utils.errors import InvalidInputError, UnknownNameError
+from aesearch_utils.errors import DataNotFoundError, InvalidInputError, UnknownNameError
 from aesearch_utils.models import build_autoencoder
 from aesearch_utils.search.encoders import ConcatenatedEncoder, LayerEncoder, PixelEncoder
 from aesearch_utils.search.neighbours import nearest_neighbours, unit_vectors
@@ -165,6 +168,27 @@ def test_ablation_table_rows_for_each_encoder_and_setting():
     )
     assert list(table["whiten_dims"]) == [0, 2]  # 8 > 4 dimensions is skipped
     assert table["precision_at_5"].min() > 0.9
+
+
+def test_the_registered_grid_reads_the_recorded_study_and_its_row_reproduces(tmp_path):
+    vectors, labels = clustered(300, dim=4)
+    images = (np.clip(vectors - vectors.min(), 0, None) / np.ptp(vectors) * 255).astype(np.uint8)
+    data = Dataset("toy", images.reshape(300, 2, 2, 1), labels, images[:10].reshape(10, 2, 2, 1),
+                   labels[:10], ("a", "b", "c"))  # fmt: skip
+    split = validation_split(data)
+    with pytest.raises(DataNotFoundError, match=r"no validation study of toy.*VALIDATION_GRID"):
+        validation_study("registered", data, split, tmp_path)
+    with pytest.raises(UnknownNameError, match="known validation grids: all, registered"):
+        validation_study("some", data, split, tmp_path)
+    encoded = encode_split(features_encoder("raw", data, split.gallery), split)
+    settings = [{}, {"whiten_dims": 2}, {"whiten_dims": 2, "expansion_k": 3}]
+    recorded = ablation_table([encoded], settings, split).assign(dataset="toy")
+    recorded.to_csv(tmp_path / ABLATION_FILE, index=False)
+    whitening, reranking = validation_study("registered", data, split, tmp_path)
+    assert list(whitening["whiten_dims"]) == [0, 2] and list(reranking["expansion_k"]) == [3]
+    check = recheck(reranking.iloc[0], data, split)
+    assert check.loc["precision_at_10", "recorded"] > 0.9
+    assert np.allclose(check["difference"], 0)
 
 
 class _VectorEncoder:

@@ -15,14 +15,16 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from aesearch_utils.course import experiment
 from aesearch_utils.data.dataset import Dataset
 from aesearch_utils.data.preprocessing import train_validation_split
-from aesearch_utils.errors import InvalidInputError
+from aesearch_utils.errors import DataNotFoundError, InvalidInputError, UnknownNameError
 from aesearch_utils.search.encoders import Encoder, encode_images
 from aesearch_utils.search.feature_spec import parse_features
 from aesearch_utils.search.metrics import retrieval_scores
@@ -143,6 +145,76 @@ def whitening_grid(
     """Plain cosine search, then every whitening size and power."""
     powers = list(powers)
     return [{}] + [{"whiten_dims": d, "whiten_power": p} for d in dims for p in powers]
+
+
+VALIDATION_GRIDS = ("all", "registered")
+ABLATION_FILE = "12_ablation.csv"
+ABLATION_KEY = ("dataset", "features", "whiten_dims", "whiten_power", "expansion_k")
+
+
+def whole_study(
+    data: Dataset, split: ValidationSplit, epochs: int | None = None, seed: int = DEFAULT_SEED
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every candidate of ``data``'s dataset under the whitening grid, then each one's best
+    whitening with every re-ranking depth: the (whitening, re-ranking) validation tables."""
+    encoded = []
+    for spec in CANDIDATES[data.name]:
+        encoder = features_encoder(spec, data, split.gallery, epochs, seed)
+        encoded.append(encode_split(encoder, split))
+        dims, seconds = encoded[-1].gallery.shape[1], encoded[-1].encode_seconds
+        print(f"{spec:<56} {dims:>5} features, {seconds:5.1f} s", flush=True)
+    whitening = ablation_table(encoded, whitening_grid(), split)
+    return whitening, reranking_table(encoded, best_rows(whitening), split)
+
+
+def validation_study(
+    grid: str,
+    data: Dataset,
+    split: ValidationSplit,
+    results_dir: Path,
+    epochs: int | None = None,
+    seed: int = DEFAULT_SEED,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The (whitening, re-ranking) validation tables of ``data``'s dataset.
+
+    ``grid="all"`` measures the whole study and records it in ``results_dir``'s
+    ``12_ablation.csv``; ``grid="registered"`` reads the study recorded there
+    (by the extended profile) instead, for :func:`recheck` to measure its
+    chosen row again.
+    """
+    if grid not in VALIDATION_GRIDS:
+        raise UnknownNameError("validation grid", grid, VALIDATION_GRIDS)
+    if grid == "all":
+        whitening, reranking = whole_study(data, split, epochs, seed)
+        rows = pd.concat([whitening, reranking], ignore_index=True).assign(dataset=data.name)
+        experiment.record(rows.to_dict("records"), results_dir, ABLATION_FILE, ABLATION_KEY)
+        return whitening, reranking
+    path = results_dir / ABLATION_FILE
+    recorded = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=["dataset"])
+    rows = recorded[recorded["dataset"] == data.name].drop(columns="dataset")
+    if rows.empty:
+        raise DataNotFoundError(
+            f"no validation study of {data.name} in {path}: run the whole grid first "
+            "(VALIDATION_GRID = 'all', as the extended profile does)"
+        )
+    reranked = rows["expansion_k"] > 0
+    return rows[~reranked].reset_index(drop=True), rows[reranked].reset_index(drop=True)
+
+
+def recheck(
+    row: pd.Series,
+    data: Dataset,
+    split: ValidationSplit,
+    epochs: int | None = None,
+    seed: int = DEFAULT_SEED,
+) -> pd.DataFrame:
+    """A validation row measured again by this run, beside its recorded scores."""
+    encoder = features_encoder(row["features"], data, split.gallery, epochs, seed)
+    again = ablation_table([encode_split(encoder, split)], [setting_of(row)], split).iloc[0]
+    scores = ["precision_at_10", "map_at_100", "map_at_100_retrieved"]
+    return pd.DataFrame(
+        {"recorded": row[scores].astype(float), "this run": again[scores].astype(float)}
+    ).assign(difference=lambda table: table["this run"] - table["recorded"])
 
 
 def best_rows(table: pd.DataFrame, score: str = "precision_at_10") -> pd.DataFrame:

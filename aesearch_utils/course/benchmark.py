@@ -14,19 +14,54 @@ those notebooks trained and cached.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from aesearch_utils.course.measure import encode_timed, labelled, search_scores
 from aesearch_utils.data.dataset import Dataset
+from aesearch_utils.errors import UnknownNameError
+from aesearch_utils.models import model_names
 from aesearch_utils.search.encoders import Encoder, encode_images
 from aesearch_utils.search.index import ImageIndex
 from aesearch_utils.search.metrics import precision_at_k
 
 EVALUATED_METRICS = ("euclidean", "cosine")
+MODEL_SETS = ("course", "all")
+COURSE_MODELS: dict[str, tuple[str, ...]] = {
+    "mnist": ("dense", "conv_upsampling", "conv_transpose", "conv_fc_upsampling",
+              "conv_fc_transpose", "conv_bn", "vae_dense"),
+    "fashion_mnist": ("dense", "conv_fc_transpose"),
+    "cifar10": ("conv_deep",),
+}  # fmt: skip
+"""Per dataset, the models the full profile benchmarks: those its other notebooks train on the
+whole training split anyway (notebooks 02-07 on MNIST, the registered pipelines' models), so
+they come from the cache. The extended profile benchmarks every registered model."""
 SEED_PROTOCOL = {"k": 7, "queries": 100}
 """The seed report's "accuracy": precision@7 over the first 100 test images."""
+
+
+def benchmarked_models(dataset: str, models: str) -> tuple[str, ...]:
+    """The models a run measures: ``"course"`` (:data:`COURSE_MODELS`) or ``"all"``."""
+    if models not in MODEL_SETS:
+        raise UnknownNameError("benchmark model set", models, MODEL_SETS)
+    return tuple(model_names()) if models == "all" else COURSE_MODELS.get(dataset, ())
+
+
+def dataset_table(
+    results_dir: Path, dataset: str, measured_now: list[dict[str, Any]]
+) -> pd.DataFrame:
+    """``dataset``'s rows of ``benchmark.csv``, with a column ``run`` that says which rows
+    this run measured and which come from an earlier run (the extended profile's)."""
+    table = pd.read_csv(results_dir / "benchmark.csv")
+    table = table[table["dataset"] == dataset].reset_index(drop=True)
+    now = {(row["features"], row["metric"]) for row in measured_now}
+    measured = [
+        (features, metric) in now
+        for features, metric in zip(table["features"], table["metric"], strict=True)
+    ]
+    return table.assign(run=["this run" if flag else "earlier run" for flag in measured])
 
 
 def measure_features(

@@ -1,4 +1,4 @@
-"""Run profiles: ``full`` (the real run, results go into the repository) and ``smoke``.
+"""Run profiles: ``full`` (the real run, one class hour), ``extended`` and ``smoke``.
 
 Every notebook's ``parameters`` cell holds the full profile's values. The smoke
 profile overrides a few of them (fewer images, fewer epochs) so that CI can
@@ -6,6 +6,13 @@ execute every notebook in minutes; it writes into ``build/smoke/`` so that
 running the tests never touches the committed ``figures/`` and ``results/``.
 The full profile may run a notebook several times, once per variant (for
 example once per dataset), to fill the results tables.
+
+The ``extended`` profile is the full one plus the studies that do not fit in
+an hour on a 2-core CPU: the chapters 02-06 and 09 on Fashion-MNIST too,
+notebook 08 on every training image, the benchmark of every model on every
+dataset (notebook 11) and the whole validation grid (notebook 12). Its results
+are committed; the full profile shows them and measures again the part the
+course depends on (see the README's "Profiles").
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ from typing import Any
 from aesearch_utils import config
 from aesearch_utils.errors import UnknownNameError
 
-PROFILES = ("full", "smoke")
+PROFILES = ("full", "extended", "smoke")
+REPOSITORY_PROFILES = ("full", "extended")
+"""The profiles that write into the repository's ``figures/`` and ``results/``."""
 
 _SMALL_TRAINING = {"TRAIN_SIZE": 2000, "TEST_SIZE": 500, "EPOCHS": 2}
 SMOKE_OVERRIDES: dict[str, dict[str, Any]] = {
@@ -35,25 +44,46 @@ SMOKE_OVERRIDES: dict[str, dict[str, Any]] = {
     },
     "08_recurrent_and_attention_autoencoders": {**_SMALL_TRAINING, "DATASET": "mnist"},
     "09_pairwise_distance_search": {**_SMALL_TRAINING, "DATASET": "mnist"},
-    "10_cifar10_autoencoder": {**_SMALL_TRAINING, "VISUAL_SAMPLES": 500},
-    "11_benchmark": {**_SMALL_TRAINING, "EPOCHS": 1, "DATASET": "cifar10"},
-    "12_beating_the_baselines": {**_SMALL_TRAINING, "EPOCHS": 1, "DATASET": "mnist"},
+    "10_cifar10_autoencoder": {**_SMALL_TRAINING, "SEED_EPOCHS": 2, "VISUAL_SAMPLES": 500},
+    "11_benchmark": {**_SMALL_TRAINING, "EPOCHS": 1, "DATASET": "cifar10", "MODELS": "all"},
+    "12_beating_the_baselines": {
+        **_SMALL_TRAINING,
+        "EPOCHS": 1,
+        "DATASET": "mnist",
+        "VALIDATION_GRID": "all",
+    },
     "13_search_service": {**_SMALL_TRAINING, "EPOCHS": 1},
 }
 """Per notebook (file name without ``.ipynb``): the parameters the smoke profile changes."""
 
-_BOTH_MNISTS = [{"DATASET": "mnist"}, {"DATASET": "fashion_mnist"}]
+_MNIST = [{"DATASET": "mnist"}]
+_BOTH_MNISTS = [*_MNIST, {"DATASET": "fashion_mnist"}]
+_ALL_DATASETS = [*_BOTH_MNISTS, {"DATASET": "cifar10"}]
+_CHAPTERS = (
+    "02_dense_autoencoder",
+    "03_conv_upsampling_autoencoder",
+    "04_conv_transpose_autoencoder",
+    "05_hybrid_conv_fc_autoencoders",
+    "06_denoising_autoencoder",
+    "09_pairwise_distance_search",
+)
 FULL_VARIANTS: dict[str, list[dict[str, Any]]] = {
-    "02_dense_autoencoder": _BOTH_MNISTS,
-    "03_conv_upsampling_autoencoder": _BOTH_MNISTS,
-    "04_conv_transpose_autoencoder": _BOTH_MNISTS,
-    "05_hybrid_conv_fc_autoencoders": _BOTH_MNISTS,
-    "06_denoising_autoencoder": _BOTH_MNISTS,
-    "09_pairwise_distance_search": _BOTH_MNISTS,
-    "11_benchmark": [*_BOTH_MNISTS, {"DATASET": "cifar10"}],
-    "12_beating_the_baselines": [*_BOTH_MNISTS, {"DATASET": "cifar10"}],
+    **{chapter: _MNIST for chapter in _CHAPTERS},
+    "11_benchmark": _ALL_DATASETS,
+    "12_beating_the_baselines": _ALL_DATASETS,
 }
 """Per notebook: the parameter sets the full profile runs it with (default: one run)."""
+
+EXTENDED_VARIANTS: dict[str, list[dict[str, Any]]] = {
+    **FULL_VARIANTS,
+    **{chapter: _BOTH_MNISTS for chapter in _CHAPTERS},
+}
+EXTENDED_OVERRIDES: dict[str, dict[str, Any]] = {
+    "08_recurrent_and_attention_autoencoders": {"TRAIN_SIZE": None},
+    "11_benchmark": {"MODELS": "all"},
+    "12_beating_the_baselines": {"VALIDATION_GRID": "all"},
+}
+"""Per notebook: the parameters the extended profile changes in every variant."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +94,8 @@ class OutputDirs:
     figures: Path
     results: Path
     galleries: Path
-    """Search galleries: the service's own folder in the full profile, else below ``root``."""
+    """Search galleries: the service's own folder in the repository's profiles, else below
+    ``root``."""
 
 
 def check_profile(profile: str) -> str:
@@ -77,17 +108,19 @@ def output_dirs(profile: str, output_dir: str | Path = "") -> OutputDirs:
     """The folders for ``profile``, created if missing.
 
     An empty ``output_dir`` means the profile's default: the repository itself
-    (``figures/``, ``results/``) for ``full``, ``build/smoke/`` for ``smoke``.
+    (``figures/``, ``results/``) for ``full`` and ``extended``, ``build/smoke/`` for ``smoke``.
     """
     check_profile(profile)
     if output_dir:
         root = Path(output_dir).resolve()
-    elif profile == "full":
+    elif profile in REPOSITORY_PROFILES:
         root = config.project_root()
     else:
         root = config.project_root() / "build" / profile
     galleries = (
-        config.galleries_dir() if profile == "full" and not output_dir else root / "galleries"
+        config.galleries_dir()
+        if profile in REPOSITORY_PROFILES and not output_dir
+        else root / "galleries"
     )
     dirs = OutputDirs(root, root / "figures", root / "results", galleries)
     dirs.figures.mkdir(parents=True, exist_ok=True)
@@ -115,9 +148,14 @@ def notebook_runs(notebook: str, profile: str, output_dir: str | Path = "") -> l
     base = {"PROFILE": profile, "OUTPUT_DIR": str(output_dir)}
     if profile == "smoke":
         return [NotebookRun(notebook, "", {**base, **SMOKE_OVERRIDES.get(notebook, {})})]
+    extended = profile == "extended"
+    variants = (EXTENDED_VARIANTS if extended else FULL_VARIANTS).get(notebook, [{}])
+    overrides = EXTENDED_OVERRIDES.get(notebook, {}) if extended else {}
     return [
         NotebookRun(
-            notebook, "-".join(str(value) for value in variant.values()), {**base, **variant}
+            notebook,
+            "-".join(str(value) for value in variant.values()),
+            {**base, **variant, **overrides},
         )
-        for variant in FULL_VARIANTS.get(notebook, [{}])
+        for variant in variants
     ]

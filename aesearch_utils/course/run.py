@@ -37,6 +37,8 @@ from aesearch_utils.errors import AesearchError, UnknownNameError
 from aesearch_utils.io import write_json
 
 KERNEL_NAME = "python3"
+TIMES_FILES = {"extended": "notebook_times_extended.json"}
+"""Per profile, the results file of its whole runs' wall times (default below)."""
 TIMES_FILE = "notebook_times.json"
 
 
@@ -124,13 +126,15 @@ def run(
     names: Sequence[str] = (),
     output_dir: str | Path = "",
     notebooks_dir: Path | None = None,
-    times_file: str = TIMES_FILE,
+    times_file: str = "",
 ) -> dict[str, float]:
     """Execute the selected notebooks in order; return their wall times in seconds.
 
-    A run of every notebook (no ``names``) replaces ``times_file`` in the
-    profile's results folder; a partial run writes its times under ``build/``.
+    A run of every notebook (no ``names``) replaces ``times_file`` (empty: the
+    profile's own, :data:`TIMES_FILES`) in the profile's results folder; a
+    partial run writes its times under ``build/``.
     """
+    times_file = times_file or TIMES_FILES.get(profile, TIMES_FILE)
     notebooks_dir = notebooks_dir or config.notebooks_dir()
     notebooks = select_notebooks(discover_notebooks(notebooks_dir), names)
     if not notebooks:
@@ -220,8 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--times-file",
-        default=TIMES_FILE,
-        help=f"results file for the wall times (default {TIMES_FILE}); e.g. a cached rerun's",
+        default="",
+        help=f"results file for the wall times (default {TIMES_FILE}, or the extended "
+        "profile's own); e.g. a cached rerun's",
     )
     arguments = parser.parse_args(argv)
     start = time.perf_counter()
