@@ -77,11 +77,7 @@ def main() -> None:
     write_json(
         arguments.output,
         {
-            "machine": {
-                "cpus": os.cpu_count(),
-                "processor": platform.machine(),
-                "python": platform.python_version(),
-            },
+            "machine": {"cpus": os.cpu_count(), "processor": platform.machine()},
             "images_timed": arguments.images,
             "epochs_timed": arguments.epochs,
             "rows": rows,

@@ -20,7 +20,8 @@ def test_a_marked_table_is_regenerated(tmp_path):
     text = "intro\n<!-- table:notebook_times -->\nold\n<!-- /table -->\nend\n"
     write_json(tmp_path / "notebook_times_rerun.json", {"02_b": 5.0})
     rendered = report.render_readme(text, tmp_path)
-    assert rendered.startswith("intro\n<!-- table:notebook_times -->\n| notebook (full profile) |")
+    header = "| notebook (full profile) | first run, empty caches | rerun, everything cached |"
+    assert rendered.startswith(f"intro\n<!-- table:notebook_times -->\n{header}")
     assert rendered.index("01_a | 10 s |  |") < rendered.index("02_b | 61 s | 5 s |")
     assert "| **total** | 1.2 min | 0.1 min |" in rendered
     assert rendered.endswith("<!-- /table -->\nend\n") and "old" not in rendered
@@ -35,6 +36,7 @@ def test_the_autoencoders_table_quotes_the_seed_reports_beside_our_numbers(tmp_p
     columns = {
         "model": ["conv_upsampling", "conv_bn", "dense"],
         "dataset": ["mnist", "mnist", "fashion_mnist"],
+        "train_images": [60000, 20000, 60000],
         "noise": ["none", "none", "gaussian 0.3"],
         "latent_dim": [196, 196, 32],
         "parameters": [1625, 1685, 10],
@@ -50,11 +52,12 @@ def test_the_autoencoders_table_quotes_the_seed_reports_beside_our_numbers(tmp_p
     lines = table.splitlines()
     assert len(lines) == 4, "the denoising row is not a seed-table row"
     assert (
-        "| conv_upsampling | mnist | 196 | 1,625 | 6 | 16.0 | 0.0100 | 0.0110 | 0.0065 |" in table
+        "| conv_upsampling | mnist | 60,000 | 196 | 1,625 | 6 | 16.0 | 0.0100 | 0.0110 | 0.0065 |"
+        in table
     )
     assert "| 0.0032 | 0.0407 | 0.900 | 49 |" in table
     assert (
-        "| conv_bn | mnist | 196 | 1,685 | 6 | 20.0 | 0.0090 | 0.0095 |  |  |  | 0.910 | 0 |"
+        "| conv_bn | mnist | 20,000 | 196 | 1,685 | 6 | 20.0 | 0.0090 | 0.0095 |  |  |  | 0.910 |"
         in table
     )
 
@@ -87,7 +90,8 @@ def test_the_benchmark_table_puts_baselines_first_and_both_metrics_side_by_side(
         "| mnist | dense | 32 | 0.900 / 0.910 | 0.800 / 0.810 | 0.900 / 0.900 | 0.0100 |"
         in lines[3]
     )
-    assert lines[2].endswith("| 0.800 / 0.800 |  | 12 | 5,000 | 1.50 |")
+    assert lines[2].endswith("| 0.800 / 0.800 |  | 12 | 5,000 | 1.50 | full |")
+    assert lines[3].endswith("| full |") and lines[5].endswith("| extended |")
     verdict = report.benchmark_verdict(tmp_path).splitlines()
     assert verdict[0] == (
         "- mnist, euclidean: the best baseline is raw_pixels (precision_at_10 0.800); "
@@ -172,3 +176,20 @@ def test_the_service_tables_read_their_results_files(tmp_path):
     scale = report.store_scale_table(tmp_path)
     assert "| embedded (SQLite + FAISS) | 1,000,000 | 15 s (66,667 rows/s) | 1.50 s |" in scale
     assert "| 60.0 ms (10 queries) |" in scale
+
+
+def test_the_training_speed_table_has_a_column_per_backend_and_batch_size(tmp_path):
+    rows = [
+        {"dataset": "mnist", "backend": backend, "model": "dense", "batch_size": batch,
+         "seconds_per_epoch": seconds}
+        for backend, batch, seconds in (("tensorflow", 128, 5.87), ("jax", 128, 3.9))
+    ] + [{"dataset": "cifar10", "backend": "tensorflow", "model": "conv_deep", "batch_size": 128,
+          "seconds_per_epoch": 52.8}]  # fmt: skip
+    write_json(
+        tmp_path / "training_speed.json",
+        {"machine": {"cpus": 2}, "images_timed": 10000, "epochs_timed": 2, "rows": rows},
+    )
+    lines = report.training_speed_table(tmp_path).splitlines()
+    assert lines[0] == "| dataset | model | tensorflow, batch 128 (s) | jax, batch 128 (s) |"
+    assert lines[2:4] == ["| mnist | dense | 5.9 | 3.9 |", "| cifar10 | conv_deep | 52.8 |  |"]
+    assert lines[-1].startswith("Mean of 2 epochs on 10,000 images")

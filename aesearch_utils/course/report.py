@@ -21,7 +21,7 @@ import pandas as pd
 
 from aesearch_utils import config
 from aesearch_utils.course.ablation import TARGETS
-from aesearch_utils.course.benchmark import verdict
+from aesearch_utils.course.benchmark import COURSE_MODELS, verdict
 from aesearch_utils.course.seed_reports import reported
 from aesearch_utils.data.dataset import DATASETS
 from aesearch_utils.errors import UnknownNameError
@@ -83,7 +83,8 @@ def data_loading_table(results_dir: Path) -> str:
 
 
 def notebook_times_table(results_dir: Path) -> str:
-    """First-run wall times, and those of a rerun with every model cached where measured."""
+    """The full profile's wall times: a first run from empty caches, then a rerun with
+    everything cached (where measured)."""
     first = _read(results_dir, "notebook_times.json")
     rerun_path = results_dir / "notebook_times_rerun.json"
     rerun = _read(results_dir, rerun_path.name) if rerun_path.is_file() else {}
@@ -98,8 +99,27 @@ def notebook_times_table(results_dir: Path) -> str:
             f"{sum(rerun.values()) / 60:.1f} min" if rerun else "",
         ]
     )
-    header = ["notebook (full profile)", "first run", "rerun, models cached"]
+    header = ["notebook (full profile)", "first run, empty caches", "rerun, everything cached"]
     return markdown_table(header, rows)
+
+
+def training_speed_table(results_dir: Path) -> str:
+    """``benchmarks/training_speed.py``: seconds per epoch per model, backend and batch size."""
+    record = _read(results_dir, "training_speed.json")
+    table = pd.DataFrame(record["rows"])
+    table["setting"] = table["backend"] + ", batch " + table["batch_size"].astype(str)
+    wide = table.pivot_table(
+        index=["dataset", "model"], columns="setting", values="seconds_per_epoch", sort=False
+    )
+    rows = [
+        [dataset, model, *("" if pd.isna(value) else f"{value:.1f}" for value in values)]
+        for (dataset, model), values in zip(wide.index, wide.to_numpy(), strict=True)
+    ]
+    table = markdown_table(["dataset", "model", *(f"{name} (s)" for name in wide.columns)], rows)
+    return table + (
+        f"\nMean of {record['epochs_timed']} epochs on {record['images_timed']:,} images, "
+        f"scaled to the whole training split; {record['machine']['cpus']} CPU cores.\n"
+    )
 
 
 def autoencoders_table(results_dir: Path) -> str:
@@ -117,6 +137,7 @@ def autoencoders_table(results_dir: Path) -> str:
         [
             row.model,
             row.dataset,
+            f"{row.train_images:,}",
             row.latent_dim,
             f"{row.parameters:,}",
             row.epochs_run,
@@ -132,7 +153,8 @@ def autoencoders_table(results_dir: Path) -> str:
         for row in table.itertuples()
     ]
     header = [
-        "model", "dataset", "latent", "parameters", "epochs", "s/epoch", "train MSE",
+        "model", "dataset", "training images", "latent", "parameters", "epochs", "s/epoch",
+        "train MSE",
         "test MSE", "report A (train)", "report B (train)", "them (train)", "P@10", "dead dims",
     ]  # fmt: skip
     return markdown_table(header, rows)
@@ -175,9 +197,28 @@ def search_speed_table(results_dir: Path) -> str:
     return table + f"\nMeasured on {machine['cpus']} CPU cores ({machine['processor']}).\n"
 
 
+def _benchmark_profiles(table: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """Per (dataset, features): the profile whose notebook 11 measures the row. The full one
+    measures the course's models (:data:`~aesearch_utils.course.benchmark.COURSE_MODELS`),
+    raw pixels and PCA of their latent sizes; the extended one everything else."""
+    course = table[
+        [features in COURSE_MODELS.get(dataset, ()) for dataset, features in
+         zip(table["dataset"], table["features"], strict=True)]
+    ]  # fmt: skip
+    full = {(dataset, "raw_pixels") for dataset in table["dataset"]}
+    full |= {(row.dataset, row.features) for row in course.itertuples()}
+    full |= {(row.dataset, f"pca_{row.latent_dim}") for row in course.itertuples()}
+    return {
+        (dataset, features): "full" if (dataset, features) in full else "extended"
+        for dataset, features in zip(table["dataset"], table["features"], strict=True)
+    }
+
+
 def benchmark_table(results_dir: Path) -> str:
-    """Notebook 11: every model and baseline per dataset, both metrics side by side."""
+    """Notebook 11: every model and baseline per dataset, both metrics side by side, and the
+    profile that measures each row."""
     table = pd.read_csv(results_dir / "benchmark.csv")
+    profiles = _benchmark_profiles(table)
     wide = table.pivot_table(
         index=["dataset", "features", "kind", "latent_dim"],
         columns="metric",
@@ -212,12 +253,13 @@ def benchmark_table(results_dir: Path) -> str:
                 both(key, "seed_precision_at_7"),
                 "" if pd.isna(cost.test_mse) else f"{cost.test_mse:.4f}",
                 f"{cost.train_seconds:.0f}", f"{cost.encode_images_per_s:,.0f}",
-                f"{wide.loc[key, ('query_ms_p50', 'cosine')]:.2f}",
+                f"{wide.loc[key, ('query_ms_p50', 'cosine')]:.2f}", profiles[(dataset, features)],
             ]
         )  # fmt: skip
     header = [
         "dataset", "features", "latent", "P@10 (eucl. / cos.)", "mAP@100 (eucl. / cos.)",
         "seed P@7 (eucl. / cos.)", "test MSE", "train s", "encode img/s", "query ms (cos.)",
+        "profile",
     ]  # fmt: skip
     return markdown_table(header, rows)
 
@@ -392,6 +434,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "datasets": datasets_table,
     "data_loading": data_loading_table,
     "notebook_times": notebook_times_table,
+    "training_speed": training_speed_table,
 }
 
 
