@@ -4,9 +4,13 @@ from sklearn.metrics import average_precision_score
 
 from aesearch_utils.errors import InvalidInputError, UnknownNameError
 from aesearch_utils.search.metrics import (
+    AP_NORMALISERS,
+    average_precision_per_query,
+    bootstrap_interval,
     mean_average_precision_at_k,
     precision_at_k,
     precision_at_k_per_class,
+    precision_per_query,
     recall_at_k,
     retrieval_confusion,
     retrieval_scores,
@@ -94,3 +98,33 @@ def test_an_empty_query_set_is_an_error_not_nan():
         precision_at_k(np.empty(0, np.int64), empty, 5)
     with pytest.raises(InvalidInputError, match="no queries to score"):
         mean_average_precision_at_k(np.empty(0, np.int64), empty, np.arange(10), 5)
+
+
+def test_per_query_scores_average_to_the_summary_scores():
+    queries = np.array([0, 1, 1])
+    retrieved = np.array([[0, 0, 1], [1, 0, 1], [0, 0, 0]])
+    gallery = np.array([0, 0, 1, 1, 1])
+    per_query = precision_per_query(queries, retrieved, 2)
+    np.testing.assert_allclose(per_query, [1, 0.5, 0])
+    assert per_query.mean() == precision_at_k(queries, retrieved, 2)
+    for normaliser in AP_NORMALISERS:
+        values = average_precision_per_query(queries, retrieved, gallery, 3, normaliser)
+        assert values.shape == (3,)
+        assert values.mean() == mean_average_precision_at_k(
+            queries, retrieved, gallery, 3, normaliser
+        )
+
+
+def test_the_bootstrap_interval_holds_the_mean_and_narrows_with_more_queries():
+    rng = np.random.default_rng(1)
+    few, many = rng.random(100), rng.random(10_000)
+    low, high = bootstrap_interval(few)
+    assert low < few.mean() < high
+    wide, narrow = high - low, np.subtract(*bootstrap_interval(many)[::-1])
+    assert narrow < wide / 5  # about sqrt(100) times narrower
+    assert bootstrap_interval(few) == (low, high)  # seeded
+    assert bootstrap_interval(np.ones(50)) == (1.0, 1.0)
+    with pytest.raises(InvalidInputError, match="non-empty 1-D"):
+        bootstrap_interval(np.array([]))
+    with pytest.raises(InvalidInputError, match="level"):
+        bootstrap_interval(few, level=95)

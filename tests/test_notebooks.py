@@ -72,8 +72,15 @@ def test_every_notebook_runs_in_the_smoke_profile():
     assert models["precision_at_10"].between(0, 1).all()
     benchmark = pd.read_csv(output.results / "benchmark.csv")
     assert set(benchmark["kind"]) == {"autoencoder", "baseline"}
+    assert "hog" in set(benchmark["features"])
     best = pd.read_csv(output.results / "12_best_pipelines.csv").set_index("pipeline")
     assert best.loc["mnist-best", "precision_at_10"] > 0.5  # 2,000 MNIST images: about 0.9
+    assert best.loc["mnist-best", "precision_at_10_low"] < best.loc["mnist-best", "precision_at_10"]
+    assert "hog, validation's best" in best.index and best["margin"].notna().sum() >= 3
+    changed = pd.read_csv(output.results / "12_robustness.csv")
+    assert set(changed["change"]) == {"none", "blur", "darker", "contrast", "shift", "rotation",
+                                      "noise"}  # fmt: skip
+    assert changed["precision_at_10"].between(0, 1).all()
     ablation = pd.read_csv(output.results / "12_ablation.csv")
     assert len(ablation) > 20 and ablation["map_at_100"].between(0, 1).all()
     vae = json.loads((output.results / "07_vae_mnist.json").read_text(encoding="utf-8"))

@@ -115,22 +115,57 @@ def test_the_vae_table_lists_precision_per_noise_level(tmp_path):
     assert "| 0.5 | 0.380 | 0.540 |" in table.splitlines()
 
 
-def test_the_best_pipelines_table_marks_the_targets(tmp_path):
-    common = {"train_seconds": 100.0, "fit_seconds": 20.0, "query_ms_p50": 1.5, "map_at_100": 0.9}
+def test_the_best_pipelines_table_marks_the_targets_intervals_and_margins(tmp_path):
+    common = {
+        "train_seconds": 100.0,
+        "fit_seconds": 20.0,
+        "query_ms_p50": 1.5,
+        "map_at_100": 0.9,
+        "precision_at_10_low": 0.5,
+        "precision_at_10_high": 0.6,
+        "map_at_100_retrieved_low": 0.7,
+        "map_at_100_retrieved_high": 0.8,
+    }
     rows = [
         {"dataset": "cifar10", "pipeline": "cifar10-best", "kind": "autoencoder", "steps": "s",
-         "precision_at_10": 0.39, "map_at_100_retrieved": 0.41, **common},
+         "precision_at_10": 0.49, "map_at_100_retrieved": 0.49, **common},
         {"dataset": "mnist", "pipeline": "raw pixels, cosine", "kind": "baseline", "steps": "raw",
-         "precision_at_10": 0.955, "map_at_100_retrieved": 0.934, **common},
-        {"dataset": "mnist", "pipeline": "mnist-best", "kind": "autoencoder", "steps": "s",
-         "precision_at_10": 0.978, "map_at_100_retrieved": 0.971, **common},
+         "precision_at_10": 0.955, "map_at_100_retrieved": 0.934, "margin": 0.031,
+         "margin_low": 0.028, "margin_high": 0.034, **common},
+        {"dataset": "mnist", "pipeline": "mnist-best", "kind": "autoencoder", "steps": "a | b",
+         "precision_at_10": 0.986, "map_at_100_retrieved": 0.971, **common},
     ]  # fmt: skip
     pd.DataFrame(rows).to_csv(tmp_path / "12_best_pipelines.csv", index=False)
     lines = report.best_pipelines_table(tmp_path).splitlines()
     # MNIST first (catalogue order), its winner before its baseline; targets only on winners
-    assert lines[2].startswith("| mnist | **mnist-best** | s | 0.978 (≥ 0.97) | 0.971 (≥ 0.96) |")
-    assert lines[3].startswith("| mnist | raw pixels, cosine | raw | 0.955 | 0.934 | 0.900 | 120 |")
-    assert "| 0.390 (< 0.40) | 0.410 (≥ 0.40) |" in lines[4]
+    assert lines[2].startswith(
+        "| mnist | **mnist-best** | a → b | 0.986 (≥ 0.985) [0.500, 0.600] | "
+        "0.971 (< 0.98) [0.700, 0.800] | 0.900 |  | 120 |"
+    )
+    assert lines[3].startswith(
+        "| mnist | raw pixels, cosine | raw | 0.955 [0.500, 0.600] | 0.934 [0.700, 0.800] | "
+        "0.900 | +0.031 [0.028, 0.034] | 120 |"
+    )
+    assert "| 0.490 (< 0.5) [0.500, 0.600] | 0.490 (≥ 0.48)" in lines[4]
+
+
+def test_the_robustness_table_names_each_datasets_pipelines_once(tmp_path):
+    rows = [
+        {"dataset": dataset, "change": change, "pipeline": name, "precision_at_10": score + shift,
+         "precision_at_10_low": score + shift - 0.01, "precision_at_10_high": score + shift + 0.01}
+        for dataset in ("cifar10", "mnist")
+        for change, shift in (("none", 0.0), ("blur", -0.1))
+        for name, score in ((f"{dataset}-best", 0.9), ("hog, validation's best", 0.8),
+                            ("raw pixels, cosine", 0.7))
+    ]  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "12_robustness.csv", index=False)
+    lines = report.robustness_table(tmp_path).splitlines()
+    assert lines[2] == (
+        "| mnist (mnist-best / hog, validation's best / raw pixels, cosine) | none | "
+        "0.900 [0.890, 0.910] | 0.800 [0.790, 0.810] | 0.700 [0.690, 0.710] |"
+    )
+    assert lines[3].startswith("|  | blur | 0.800 [0.790, 0.810] | 0.700")
+    assert lines[4].startswith("| cifar10 (cifar10-best / ")
 
 
 def test_the_reopen_table_reads_its_results_file(tmp_path):
@@ -193,3 +228,37 @@ def test_the_training_speed_table_has_a_column_per_backend_and_batch_size(tmp_pa
     assert lines[0] == "| dataset | model | tensorflow, batch 128 (s) | jax, batch 128 (s) |"
     assert lines[2:4] == ["| mnist | dense | 5.9 | 3.9 |", "| cifar10 | conv_deep | 52.8 |  |"]
     assert lines[-1].startswith("Mean of 2 epochs on 10,000 images")
+
+
+def test_the_seed_spread_table_reads_its_results_file(tmp_path):
+    runs = [
+        {"seed": seed, "precision_at_10": p, "map_at_100_retrieved": p - 0.01,
+         "train_seconds": 100.0 + seed}
+        for seed, p in ((0, 0.98), (1, 0.97), (2, 0.99))
+    ]  # fmt: skip
+    write_json(
+        tmp_path / "seed_spread.json",
+        {"rows": [{"pipeline": "mnist-best", "dataset": "mnist", "precision_at_10_mean": 0.98,
+                   "precision_at_10_sd": 0.01, "map_at_100_retrieved_mean": 0.97,
+                   "map_at_100_retrieved_sd": 0.01, "runs": runs}]},
+    )  # fmt: skip
+    line = report.seed_spread_table(tmp_path).splitlines()[2]
+    assert line == (
+        "| mnist-best | 0, 1, 2 | 0.9800, 0.9700, 0.9900 | 0.9800 ± 0.0100 | "
+        "0.9700, 0.9600, 0.9800 | 0.9700 ± 0.0100 | 100, 101, 102 |"
+    )
+
+
+def test_the_robustness_shortfalls_name_the_changes_where_the_winner_falls_behind(tmp_path):
+    rows = [
+        {"dataset": "mnist", "change": change, "pipeline": name, "precision_at_10": score,
+         "precision_at_10_low": 0.0, "precision_at_10_high": 1.0}
+        for change, scores in (("none", (0.97, 0.96, 0.95)), ("blur", (0.85, 0.95, 0.92)))
+        for name, score in zip(("mnist-best", "hog, validation's best", "raw pixels, cosine"),
+                               scores, strict=True)
+    ]  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "12_robustness.csv", index=False)
+    assert report.robustness_shortfalls(tmp_path).splitlines() == [
+        "- mnist: mnist-best is below raw pixels, cosine under blur (0.850 vs 0.920)",
+        "- mnist: mnist-best is below hog, validation's best under blur (0.850 vs 0.950)",
+    ]

@@ -1,9 +1,14 @@
+import hashlib
+import json
+
 import numpy as np
 import pytest
 
+from aesearch_utils.backend import keras
 from aesearch_utils.errors import InvalidInputError
-from aesearch_utils.training import TrainingConfig, train_autoencoder
-from aesearch_utils.training.loop import cache_key
+from aesearch_utils.training import TrainingConfig, benchmark_config, train_autoencoder
+from aesearch_utils.training.loop import MODEL_FORMAT_VERSION, PerturbedBatches, cache_key
+from aesearch_utils.training.recipes import recipe_names
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, (80, 8, 8, 1), dtype=np.uint8)
@@ -36,7 +41,13 @@ def test_the_same_parameters_load_the_cached_model(tmp_path):
 
 @pytest.mark.parametrize(
     "change",
-    [{"epochs": 3}, {"seed": 1}, {"noise": "masking", "noise_level": 0.2}, {"latent_dim": 5}],
+    [
+        {"epochs": 3},
+        {"seed": 1},
+        {"noise": "masking", "noise_level": 0.2},
+        {"latent_dim": 5},
+        {"augment": True},
+    ],
 )
 def test_a_changed_parameter_retrains(tmp_path, change):
     train_autoencoder(CONFIG, IMAGES, LABELS, cache_dir=tmp_path)
@@ -50,6 +61,34 @@ def test_other_training_images_change_the_key():
     other[0, 0, 0, 0] ^= 1
     assert cache_key(CONFIG, IMAGES) != cache_key(CONFIG, other)
     assert cache_key(CONFIG, IMAGES) != cache_key(CONFIG, IMAGES[:60])
+
+
+def test_the_augment_setting_keeps_the_keys_of_models_cached_before_it_existed():
+    settings = dict(CONFIG.__dict__)
+    del settings["augment"]
+    description = {
+        "config": settings,
+        "images": [list(IMAGES.shape), "uint8", hashlib.blake2b(IMAGES.data, digest_size=16)
+                   .hexdigest()],
+        "format": MODEL_FORMAT_VERSION,
+        "keras": keras.__version__,
+    }  # fmt: skip
+    text = json.dumps(description, sort_keys=True, default=str)
+    assert cache_key(CONFIG, IMAGES) == hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def test_augmented_training_is_reproducible_and_its_batches_change_every_epoch():
+    augmented = TrainingConfig(**{**CONFIG.__dict__, "augment": True})
+    first = train_autoencoder(augmented, IMAGES, LABELS, use_cache=False)
+    second = train_autoencoder(augmented, IMAGES, LABELS, use_cache=False)
+    assert first.history == second.history and first.epochs_run == 2
+    batches = PerturbedBatches(IMAGES / np.float32(255), 16, seed=0)
+    changed, clean = batches[0]
+    assert len(batches) == 5 and changed.shape == clean.shape == (16, 8, 8, 1)
+    assert not np.array_equal(changed, clean)
+    np.testing.assert_array_equal(batches[0][0], changed)  # the same batch, the same changes
+    batches.on_epoch_end()
+    assert not np.array_equal(batches[0][1], clean)  # reshuffled
 
 
 def test_a_corrupt_cached_model_is_retrained(tmp_path):
@@ -101,3 +140,12 @@ def test_a_vae_logs_reconstruction_and_kl_apart_and_reloads_from_the_cache(tmp_p
         cached.model.encoder.predict(batch, verbose=0),
         trained.model.encoder.predict(batch, verbose=0),
     )
+
+
+def test_augmented_recipes_train_their_model_on_changed_inputs_for_longer():
+    config = benchmark_config("conv_fc_transpose_augmented", (28, 28, 1))
+    plain = benchmark_config("conv_fc_transpose", (28, 28, 1))
+    assert (config.model, config.augment, config.epochs) == ("conv_fc_transpose", True, 10)
+    assert not plain.augment and plain.latent_dim == config.latent_dim
+    assert "conv_deep_augmented" in recipe_names() and "conv_bn_augmented" not in recipe_names()
+    assert benchmark_config("dense_augmented", (28, 28, 1), epochs=1).epochs == 1

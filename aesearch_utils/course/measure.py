@@ -21,7 +21,12 @@ from aesearch_utils.data.dataset import Dataset
 from aesearch_utils.errors import InvalidInputError
 from aesearch_utils.search.encoders import Encoder, encode_images
 from aesearch_utils.search.index import SearchResult
-from aesearch_utils.search.metrics import retrieval_scores
+from aesearch_utils.search.metrics import (
+    average_precision_per_query,
+    bootstrap_interval,
+    precision_per_query,
+    retrieval_scores,
+)
 from aesearch_utils.search.pipeline import SearchPipeline
 
 Search = Callable[[np.ndarray, int], SearchResult]
@@ -86,25 +91,40 @@ def measure_pipeline(
     k: int = 10,
     map_k: int = 100,
     latency_queries: int = 100,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Test-split quality and cost of a pipeline fitted on ``data``'s training split.
 
+    Returns the results row and each query's scores (``precision_at_k`` and
+    ``map_at_map_k_retrieved``), for paired comparisons. The row's ``_low`` and
+    ``_high`` columns are the 95 % bootstrap interval over the test queries.
     ``query_ms_p50`` is one encoded query's search, re-ranking included; the
     encoding itself is ``encode_images_per_s``.
     """
-    labelled(data, "measuring a pipeline")
+    gallery_labels, query_labels = labelled(data, "measuring a pipeline")
     queries, images_per_second = encode_timed(pipeline.encoder, data.x_test)
-    scores, _ = search_scores(
+    scores, retrieved = search_scores(
         pipeline.query_features, queries, data, k=k, map_k=map_k, latency_queries=latency_queries
     )
-    return {
+    per_query = {
+        f"precision_at_{k}": precision_per_query(query_labels, retrieved, k),
+        f"map_at_{map_k}_retrieved": average_precision_per_query(
+            query_labels, retrieved, gallery_labels, map_k, "retrieved"
+        ),
+    }
+    intervals = {}
+    for score, values in per_query.items():
+        low, high = bootstrap_interval(values)
+        intervals |= {f"{score}_low": round(low, 4), f"{score}_high": round(high, 4)}
+    row = {
         "dataset": data.name,
         "pipeline": name,
         "kind": kind,
         "steps": pipeline.steps,
         **{key: value for key, value in scores.items() if key != "query_ms_p50"},
+        **intervals,
         "train_seconds": round(train_seconds, 1),
         "fit_seconds": round(fit_seconds, 1),
         "encode_images_per_s": round(images_per_second),
         "query_ms_p50": scores["query_ms_p50"],
     }
+    return row, per_query

@@ -20,8 +20,8 @@ from typing import Any
 import pandas as pd
 
 from aesearch_utils import config
-from aesearch_utils.course.ablation import TARGETS
-from aesearch_utils.course.benchmark import COURSE_MODELS, verdict
+from aesearch_utils.course.ablation import TARGETS, target_verdict
+from aesearch_utils.course.benchmark import CLASSIC_BASELINES, COURSE_MODELS, verdict
 from aesearch_utils.course.seed_reports import reported
 from aesearch_utils.data.dataset import DATASETS
 from aesearch_utils.errors import UnknownNameError
@@ -200,12 +200,14 @@ def search_speed_table(results_dir: Path) -> str:
 def _benchmark_profiles(table: pd.DataFrame) -> dict[tuple[str, str], str]:
     """Per (dataset, features): the profile whose notebook 11 measures the row. The full one
     measures the course's models (:data:`~aesearch_utils.course.benchmark.COURSE_MODELS`),
-    raw pixels and PCA of their latent sizes; the extended one everything else."""
+    raw pixels, PCA of their latent sizes and the classic descriptors; the extended one
+    everything else."""
     course = table[
         [features in COURSE_MODELS.get(dataset, ()) for dataset, features in
          zip(table["dataset"], table["features"], strict=True)]
     ]  # fmt: skip
     full = {(dataset, "raw_pixels") for dataset in table["dataset"]}
+    full |= {(dataset, spec) for dataset, specs in CLASSIC_BASELINES.items() for spec in specs}
     full |= {(row.dataset, row.features) for row in course.itertuples()}
     full |= {(row.dataset, f"pca_{row.latent_dim}") for row in course.itertuples()}
     return {
@@ -275,15 +277,11 @@ def benchmark_verdict(results_dir: Path) -> str:
 
 
 def best_pipelines_table(results_dir: Path) -> str:
-    """Notebook 12: each dataset's registered pipeline beside the baselines, with the targets."""
+    """Notebook 12: each dataset's registered pipeline beside the baselines, with 95 % bootstrap
+    intervals, the winner's lead over each baseline, and the targets."""
 
     table = pd.read_csv(results_dir / "12_best_pipelines.csv")
-    order = {name: index for index, name in enumerate(DATASETS)}
-    table = table.sort_values(
-        ["dataset", "kind"],
-        key=lambda column: column.map(order) if column.name == "dataset" else column,
-        kind="stable",
-    )
+    table = _in_catalogue_order(table, "kind")
     rows = []
     for row in table.itertuples():
         targets = TARGETS.get(row.dataset)
@@ -293,18 +291,112 @@ def best_pipelines_table(results_dir: Path) -> str:
                 row.dataset,
                 f"**{row.pipeline}**" if winner else row.pipeline,
                 row.steps.replace(" | ", " → "),  # a pipe would split the cell
-                _against(row.precision_at_10, targets[0] if winner and targets else None),
-                _against(row.map_at_100_retrieved, targets[1] if winner and targets else None),
+                _against(row.precision_at_10, targets.precision_at_10 if winner else None)
+                + _interval(row.precision_at_10_low, row.precision_at_10_high),
+                _against(row.map_at_100_retrieved, targets.map_at_100_retrieved if winner else None)
+                + _interval(row.map_at_100_retrieved_low, row.map_at_100_retrieved_high),
                 f"{row.map_at_100:.3f}",
+                "" if winner else f"{row.margin:+.3f}" + _interval(row.margin_low, row.margin_high),
                 f"{row.train_seconds + row.fit_seconds:.0f}",
                 f"{row.query_ms_p50:.2f}",
             ]
         )
     header = [
-        "dataset", "pipeline", "steps", "P@10", "mAP@100 (retrieved)", "mAP@100 (strict)",
-        "train + fit s", "query ms",
+        "dataset", "pipeline", "steps", "P@10 [95 % CI]", "mAP@100 (retrieved) [95 % CI]",
+        "mAP@100 (strict)", "winner's lead, P@10 [95 % CI]", "train + fit s", "query ms",
     ]  # fmt: skip
     return markdown_table(header, rows)
+
+
+def best_pipelines_verdict(results_dir: Path) -> str:
+    """Notebook 12's verdict sentences, computed from its results file."""
+    table = _in_catalogue_order(pd.read_csv(results_dir / "12_best_pipelines.csv"), "kind")
+    return "".join(f"- {line}\n" for line in target_verdict(table))
+
+
+def robustness_shortfalls(results_dir: Path) -> str:
+    """Per dataset, the query changes under which the winner's precision@10 falls below raw
+    pixels' or the best baseline pipeline's (point estimates; notebook 12 prints the paired
+    intervals)."""
+    table = _in_catalogue_order(pd.read_csv(results_dir / "12_robustness.csv"))
+    lines = []
+    for dataset, group in table.groupby("dataset", sort=False):
+        winner, baseline, raw = dict.fromkeys(group["pipeline"])
+        scores = group.pivot(index="change", columns="pipeline", values="precision_at_10")
+        for reference in (raw, baseline):
+            below = scores[scores[winner] < scores[reference]]
+            listed = ", ".join(
+                f"{change} ({row[winner]:.3f} vs {row[reference]:.3f})"
+                for change, row in below.iterrows()
+            )
+            lines.append(
+                f"{dataset}: {winner} is below {reference} under "
+                + (listed if listed else "no change")
+            )
+    return "".join(f"- {line}\n" for line in lines)
+
+
+def robustness_table(results_dir: Path) -> str:
+    """Notebook 12: precision@10 of the winner, the best baseline pipeline and raw pixels when
+    the test queries are changed; each dataset's first row names its pipelines."""
+    table = _in_catalogue_order(pd.read_csv(results_dir / "12_robustness.csv"))
+    rows = []
+    for dataset, group in table.groupby("dataset", sort=False):
+        names = list(dict.fromkeys(group["pipeline"]))  # winner, best baseline, raw pixels
+        scores = group.set_index(["change", "pipeline"])
+        for number, change in enumerate(dict.fromkeys(group["change"])):
+            cells = []
+            for name in names:
+                score = scores.loc[(change, name)]
+                cells.append(
+                    f"{score['precision_at_10']:.3f}"
+                    + _interval(score["precision_at_10_low"], score["precision_at_10_high"])
+                )
+            label = f"{dataset} ({' / '.join(names)})" if number == 0 else ""
+            rows.append([label, change, *cells])
+    header = [
+        "dataset (winner / best baseline pipeline / raw pixels)", "query change",
+        "winner P@10 [95 % CI]", "best baseline pipeline", "raw pixels, cosine",
+    ]  # fmt: skip
+    return markdown_table(header, rows)
+
+
+def seed_spread_table(results_dir: Path) -> str:
+    """``benchmarks/seed_spread.py``: each winner's test scores per training seed, mean and
+    standard deviation."""
+    measured = _read(results_dir, "seed_spread.json")
+    rows = []
+    for row in measured["rows"]:
+        runs = row["runs"]
+        rows.append(
+            [
+                row["pipeline"],
+                ", ".join(str(run["seed"]) for run in runs),
+                ", ".join(f"{run['precision_at_10']:.4f}" for run in runs),
+                f"{row['precision_at_10_mean']:.4f} ± {row['precision_at_10_sd']:.4f}",
+                ", ".join(f"{run['map_at_100_retrieved']:.4f}" for run in runs),
+                f"{row['map_at_100_retrieved_mean']:.4f} ± {row['map_at_100_retrieved_sd']:.4f}",
+                ", ".join(f"{run['train_seconds']:.0f}" for run in runs),
+            ]
+        )
+    header = [
+        "pipeline", "training seeds", "P@10 per seed", "P@10 mean ± sd",
+        "mAP@100 (retrieved) per seed", "mean ± sd", "training s per seed",
+    ]  # fmt: skip
+    return markdown_table(header, rows)
+
+
+def _in_catalogue_order(table: pd.DataFrame, *then: str) -> pd.DataFrame:
+    order = {name: index for index, name in enumerate(DATASETS)}
+    return table.sort_values(
+        ["dataset", *then],
+        key=lambda column: column.map(order) if column.name == "dataset" else column,
+        kind="stable",
+    )
+
+
+def _interval(low: float, high: float) -> str:
+    return f" [{low:.3f}, {high:.3f}]"
 
 
 def _against(value: float, target: float | None) -> str:
@@ -312,7 +404,7 @@ def _against(value: float, target: float | None) -> str:
         return f"{value:.3f}"
     # four decimals where three would round a miss up to the target (0.8397 -> 0.840)
     shown = f"{value:.3f}" if round(value, 3) != target or value >= target else f"{value:.4f}"
-    return f"{shown} ({'≥' if value >= target else '<'} {target:.2f})"
+    return f"{shown} ({'≥' if value >= target else '<'} {target:g})"
 
 
 def vae_table(results_dir: Path) -> str:
@@ -434,6 +526,10 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "datasets": datasets_table,
     "data_loading": data_loading_table,
     "notebook_times": notebook_times_table,
+    "robustness": robustness_table,
+    "robustness_shortfalls": robustness_shortfalls,
+    "best_pipelines_verdict": best_pipelines_verdict,
+    "seed_spread": seed_spread_table,
     "training_speed": training_speed_table,
 }
 

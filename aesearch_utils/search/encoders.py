@@ -3,8 +3,9 @@
 An encoder is anything with a ``name``, an ``output_dim`` and
 ``encode(images) -> (N, output_dim) float32``, where ``images`` are uint8
 (0..255) or float in [0, 1]. A trained autoencoder (its latent, or the
-feature map of one of its layers) and the two baselines (raw pixels, PCA
-fitted on the gallery) all fit that shape, so every one of them goes through
+feature map of one of its layers) and the baselines (raw pixels, PCA
+fitted on the gallery, the classic descriptors of
+:mod:`~aesearch_utils.search.descriptors`) all fit that shape, so every one of them goes through
 the same index and the same evaluation.
 
 A fitted encoder saves its state into a folder (``save_state``) and
@@ -29,6 +30,7 @@ from aesearch_utils.errors import (
     InvalidInputError,
     UnknownNameError,
 )
+from aesearch_utils.search.descriptors import ColourHistogramEncoder, HOGEncoder
 from aesearch_utils.search.neighbours import unit_vectors
 from aesearch_utils.search.whitening import Whitening
 
@@ -284,6 +286,10 @@ def load_encoder(state: dict[str, Any], folder: Path, key: str) -> Encoder:
     try:
         if kind == "pixels":
             encoder = PixelEncoder(tuple(state["image_shape"]))
+        elif kind == "hog":
+            encoder = HOGEncoder(tuple(state["image_shape"]))
+        elif kind == "colour":
+            encoder = ColourHistogramEncoder(state["bins"])
         elif kind == "pca":
             with np.load(folder / f"{key}.npz", allow_pickle=False) as stored:
                 encoder = PCAEncoder.fitted(
@@ -308,7 +314,9 @@ def load_encoder(state: dict[str, Any], folder: Path, key: str) -> Encoder:
                 ]
             )
         else:
-            raise UnknownNameError("encoder kind", kind, ("pixels", "pca", "layer", "concatenated"))
+            raise UnknownNameError(
+                "encoder kind", kind, ("pixels", "hog", "colour", "pca", "layer", "concatenated")
+            )
     except AesearchError:
         raise
     except (OSError, KeyError, ValueError) as error:  # a missing or truncated file, bad JSON

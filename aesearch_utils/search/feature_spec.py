@@ -4,6 +4,8 @@ A spec names one source of features, or several side by side::
 
     raw                                   the pixels
     pca:32                                PCA with 32 components, fitted on the gallery
+    hog                                   histograms of oriented gradients
+    colour:8                              the joint RGB histogram, 8 levels per channel
     conv_deep:pool3+flip                  a registered autoencoder read at a layer
                                           (latent, pool1, pool2, ...), mirror-averaged
     conv_fc_transpose:pool1@128^0.75 + dense:latent@32^0.5
@@ -39,6 +41,20 @@ class PCAFeatures:
 
 
 @dataclass(frozen=True)
+class HOGFeatures:
+    def __str__(self) -> str:
+        return "hog"
+
+
+@dataclass(frozen=True)
+class ColourFeatures:
+    bins: int
+
+    def __str__(self) -> str:
+        return f"colour:{self.bins}"
+
+
+@dataclass(frozen=True)
 class ModelFeatures:
     model_name: str
     layer: str = "latent"
@@ -49,7 +65,7 @@ class ModelFeatures:
         return f"{self.model_name}:{self.layer}" + ("+flip" if self.flip_average else "")
 
 
-SingleFeatures = PixelFeatures | PCAFeatures | ModelFeatures
+SingleFeatures = PixelFeatures | PCAFeatures | HOGFeatures | ColourFeatures | ModelFeatures
 
 
 @dataclass(frozen=True)
@@ -72,13 +88,13 @@ class ConcatenatedFeatures:
         return " + ".join(str(part) for part in self.parts)
 
 
-FeatureSpec = PixelFeatures | PCAFeatures | ModelFeatures | ConcatenatedFeatures
+FeatureSpec = SingleFeatures | ConcatenatedFeatures
 
 _SINGLE = re.compile(r"(?P<source>[a-z][a-z0-9_]*)(?::(?P<detail>[a-z0-9]+))?(?P<flip>\+flip)?")
 _PART = re.compile(r"(?P<single>[^@]+)@(?P<dims>\d+)(?:\^(?P<power>\d*\.?\d+))?")
 _SYNTAX = (
-    "write 'raw', 'pca:N', 'MODEL:latent', 'MODEL:poolN', optionally followed by '+flip', "
-    "or several of them as 'SPEC@DIMS^POWER + SPEC@DIMS^POWER'"
+    "write 'raw', 'pca:N', 'hog', 'colour:N', 'MODEL:latent', 'MODEL:poolN', optionally "
+    "followed by '+flip', or several of them as 'SPEC@DIMS^POWER + SPEC@DIMS^POWER'"
 )
 
 
@@ -119,12 +135,28 @@ def _parse_single(piece: str, text: str) -> SingleFeatures:
         if not detail or not detail.isdigit() or int(detail) < 1 or flip:
             raise InvalidInputError(f"a PCA spec is written 'pca:N' with N >= 1, got {piece!r}")
         return PCAFeatures(int(detail))
+    if source == "hog":
+        if detail or flip:
+            raise InvalidInputError(f"'hog' takes no options, got {piece!r}")
+        return HOGFeatures()
+    if source == "colour":
+        if not detail or not detail.isdigit() or flip:
+            raise InvalidInputError(
+                f"a colour histogram is written 'colour:N' (N levels per channel), got {piece!r}"
+            )
+        return ColourFeatures(int(detail))
     layer = detail or "latent"
     if layer != "latent" and not re.fullmatch(r"pool[1-9]\d*", layer):
         raise InvalidInputError(
             f"a model is read at 'latent' or 'poolN' (N = 1, 2, ...), got {layer!r} in {piece!r}"
         )
     return ModelFeatures(source, layer, flip)
+
+
+def is_baseline(spec: FeatureSpec | str) -> bool:
+    """Whether a spec needs no autoencoder: pixels, PCA, the classic descriptors, or a
+    concatenation of them."""
+    return not model_names_in(parse_features(spec) if isinstance(spec, str) else spec)
 
 
 def model_names_in(spec: FeatureSpec) -> tuple[str, ...]:

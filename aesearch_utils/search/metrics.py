@@ -26,6 +26,38 @@ def precision_at_k(query_labels: np.ndarray, retrieved_labels: np.ndarray, k: in
     return float(relevant.mean())
 
 
+def precision_per_query(
+    query_labels: np.ndarray, retrieved_labels: np.ndarray, k: int
+) -> np.ndarray:
+    """Each query's share of its first ``k`` results with its own label: the values whose mean
+    is :func:`precision_at_k`, for error bars (:func:`bootstrap_interval`)."""
+    return _relevance(query_labels, retrieved_labels, k).mean(axis=1)
+
+
+def bootstrap_interval(
+    values: np.ndarray, resamples: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """The percentile bootstrap interval of the mean of ``values`` (one per test query).
+
+    Resampling the queries with replacement asks how much the mean would move
+    with another test set drawn the same way; for a difference between two
+    searches, pass their per-query differences (a paired bootstrap), which
+    cancels the queries that are hard for both.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or len(values) == 0:
+        raise InvalidInputError(f"bootstrap needs a non-empty 1-D array, got {values.shape}")
+    if not 0 < level < 1:
+        raise InvalidInputError(f"level must be between 0 and 1, got {level}")
+    rng = np.random.default_rng(seed)
+    means = np.array(
+        [values[rng.integers(0, len(values), len(values))].mean() for _ in range(resamples)]
+    )
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(low), float(high)
+
+
 def _relevance(query_labels: np.ndarray, retrieved_labels: np.ndarray, k: int) -> np.ndarray:
     precision_at_k(query_labels, retrieved_labels, k)  # the same argument checks
     return np.asarray(retrieved_labels)[:, :k] == np.asarray(query_labels)[:, None]
@@ -56,7 +88,24 @@ def mean_average_precision_at_k(
     k: int,
     normaliser: str = "relevant",
 ) -> float:
-    """mAP@k: the mean over queries of AP@k.
+    """mAP@k: the mean over queries of AP@k (:func:`average_precision_per_query`)."""
+    return float(
+        np.mean(
+            average_precision_per_query(
+                query_labels, retrieved_labels, gallery_labels, k, normaliser
+            )
+        )
+    )
+
+
+def average_precision_per_query(
+    query_labels: np.ndarray,
+    retrieved_labels: np.ndarray,
+    gallery_labels: np.ndarray,
+    k: int,
+    normaliser: str = "relevant",
+) -> np.ndarray:
+    """Each query's AP@k.
 
     AP@k sums the precision at every rank ``i <= k`` that holds a relevant item
     and divides it by
@@ -81,7 +130,7 @@ def mean_average_precision_at_k(
         relevant = _relevant_counts(np.asarray(query_labels), np.asarray(gallery_labels))
         divisor = np.minimum(k, relevant)
     sums = (precision_at * relevant_at).sum(axis=1)
-    return float(np.mean(np.divide(sums, divisor, out=np.zeros(len(sums)), where=divisor > 0)))
+    return np.divide(sums, divisor, out=np.zeros(len(sums)), where=divisor > 0)
 
 
 def retrieval_scores(

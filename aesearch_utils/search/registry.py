@@ -27,6 +27,7 @@ import numpy as np
 from aesearch_utils.data.dataset import Dataset
 from aesearch_utils.data.loading import load_dataset
 from aesearch_utils.errors import InvalidInputError, UnknownNameError
+from aesearch_utils.search.descriptors import ColourHistogramEncoder, HOGEncoder
 from aesearch_utils.search.encoders import (
     ConcatenatedEncoder,
     Encoder,
@@ -35,8 +36,10 @@ from aesearch_utils.search.encoders import (
     PixelEncoder,
 )
 from aesearch_utils.search.feature_spec import (
+    ColourFeatures,
     ConcatenatedFeatures,
     FeatureSpec,
+    HOGFeatures,
     ModelFeatures,
     PCAFeatures,
     PixelFeatures,
@@ -172,14 +175,19 @@ def features_encoder(
         encoder = PixelEncoder(data.image_shape)
     elif isinstance(spec, PCAFeatures):
         encoder = PCAEncoder(spec.components, seed).fit(gallery)
+    elif isinstance(spec, HOGFeatures):
+        encoder = HOGEncoder(data.image_shape)
+    elif isinstance(spec, ColourFeatures):
+        encoder = ColourHistogramEncoder(spec.bins)
     elif isinstance(spec, ModelFeatures):
         # Keras loads here, only when a pipeline needs a model
-        from aesearch_utils.models import model_names
-        from aesearch_utils.training import train_model
+        from aesearch_utils.training import recipe_names, train_model
 
-        if spec.model_name not in model_names():
+        if spec.model_name not in recipe_names():
             raise UnknownNameError(
-                "feature spec model", spec.model_name, ("raw", "pca", *model_names())
+                "feature spec model",
+                spec.model_name,
+                ("raw", "pca", "hog", "colour", *recipe_names()),
             )
         trained.append(train_model(spec.model_name, data, epochs, seed))
         encoder = LayerEncoder.from_autoencoder(trained[-1].model, spec.layer, spec.flip_average)

@@ -11,7 +11,7 @@ from aesearch_utils.training.loop import (
     models_dir,
     train_autoencoder,
 )
-from aesearch_utils.training.recipes import benchmark_config, fits, train_model
+from aesearch_utils.training.recipes import benchmark_config, fits, recipe_names, train_model
 
 __all__ = [
     "TrainedAutoencoder",
@@ -19,6 +19,7 @@ __all__ = [
     "benchmark_config",
     "fits",
     "models_dir",
+    "recipe_names",
     "train_autoencoder",
     "train_model",
 ]

@@ -25,6 +25,7 @@ import numpy as np
 from aesearch_utils import config as project_config
 from aesearch_utils.backend import keras
 from aesearch_utils.data.noise import add_noise
+from aesearch_utils.data.perturbations import random_perturbations
 from aesearch_utils.data.preprocessing import to_float32, train_validation_split
 from aesearch_utils.errors import InvalidInputError
 from aesearch_utils.io import atomic_path, write_json
@@ -51,6 +52,10 @@ class TrainingConfig:
     noise: str | None = None
     """Denoising: corrupt the inputs with this noise kind (targets stay clean)."""
     noise_level: float = 0.0
+    augment: bool = False
+    """Invariance: every epoch, each input goes through new random changes of the kinds a user's
+    upload brings (:func:`~aesearch_utils.data.perturbations.random_perturbations`: a shift,
+    a small rotation, blur, brightness, contrast, noise); the targets stay clean."""
     seed: int = 0
 
 
@@ -77,8 +82,13 @@ def models_dir() -> Path:
 def cache_key(config: TrainingConfig, images: np.ndarray) -> str:
     """A hash of the config and of the training images' bytes and shape."""
     data_hash = hashlib.blake2b(np.ascontiguousarray(images).data, digest_size=16).hexdigest()
+    settings = asdict(config)
+    if not settings["augment"]:
+        # a field added after models were cached enters the key only when set, so that the
+        # models trained before it keep their keys
+        del settings["augment"]
     description = {
-        "config": asdict(config),
+        "config": settings,
         "images": [list(images.shape), str(images.dtype), data_hash],
         "format": MODEL_FORMAT_VERSION,
         "keras": keras.__version__,
@@ -124,6 +134,9 @@ def train_autoencoder(
     if config.noise:
         inputs_train = add_noise(x_train, config.noise, config.noise_level, seed=config.seed)
         inputs_val = add_noise(x_val, config.noise, config.noise_level, seed=config.seed + 1)
+    if config.augment:
+        inputs_val = random_perturbations(x_val, np.random.default_rng(config.seed + 1))
+        batches = PerturbedBatches(x_train, config.batch_size, config.seed)
 
     variational = is_variational(model)
     model.autoencoder.compile(
@@ -135,13 +148,13 @@ def train_autoencoder(
         else None,
     )
     timer = EpochTimer()
+    inputs = {"x": batches} if config.augment else {
+        "x": inputs_train, "y": x_train, "batch_size": config.batch_size, "shuffle": True
+    }  # fmt: skip
     history = model.autoencoder.fit(
-        inputs_train,
-        x_train,
+        **inputs,
         validation_data=(inputs_val, x_val),
         epochs=config.epochs,
-        batch_size=config.batch_size,
-        shuffle=True,
         verbose=0,
         callbacks=[
             keras.callbacks.EarlyStopping(
@@ -163,6 +176,33 @@ def train_autoencoder(
     if use_cache:
         _save(trained)
     return trained
+
+
+class PerturbedBatches(keras.utils.PyDataset):
+    """Training batches of (randomly changed image, clean image), shuffled, new every epoch.
+
+    Each batch's order and changes come from ``(seed, epoch, batch)``, so a run
+    is reproducible whatever order Keras asks for the batches in.
+    """
+
+    def __init__(self, images: np.ndarray, batch_size: int, seed: int) -> None:
+        super().__init__()
+        self.images, self.batch_size, self.seed = images, batch_size, seed
+        self.epoch = 0
+        self.order = np.random.default_rng((seed, 0)).permutation(len(images))
+
+    def __len__(self) -> int:
+        return -(-len(self.images) // self.batch_size)
+
+    def __getitem__(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.sort(self.order[batch * self.batch_size : (batch + 1) * self.batch_size])
+        clean = self.images[rows]
+        changes = np.random.default_rng((self.seed, self.epoch, batch))
+        return random_perturbations(clean, changes), clean
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self.order = np.random.default_rng((self.seed, self.epoch)).permutation(len(self.images))
 
 
 def _save(trained: TrainedAutoencoder) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aesearch_utils.data.dataset import Dataset
 from aesearch_utils.errors import InvalidInputError
-from aesearch_utils.models import build_autoencoder
+from aesearch_utils.models import build_autoencoder, model_names
 from aesearch_utils.seeding import DEFAULT_SEED
 from aesearch_utils.training.loop import TrainedAutoencoder, TrainingConfig, train_autoencoder
 
@@ -22,6 +22,14 @@ LATENT_DIMS = {"conv_deep": 256}
 EPOCHS = {"dense": 20, "vae_dense": 20}
 """Epoch budgets (at most: early stopping may end sooner) that differ from the default of 6."""
 
+AUGMENTED = "_augmented"
+"""A recipe named ``<model>_augmented`` trains ``<model>`` to reconstruct each clean image
+from a randomly changed one (``TrainingConfig.augment``)."""
+AUGMENTED_MODELS = ("dense", "conv_fc_transpose", "conv_deep")
+"""The models of the registered search pipelines, which get an augmented recipe too."""
+AUGMENTED_EPOCHS = 10
+"""Changed inputs are a harder, never-repeating task: more epochs before the curve flattens."""
+
 LOSSES = {"vae_dense": "binary_crossentropy", "vae_conv": "binary_crossentropy",
           "vae_gru": "binary_crossentropy"}  # fmt: skip
 """Reconstruction losses that differ from MSE: a VAE's pixels are Bernoulli, as in the seeds."""
@@ -33,10 +41,14 @@ def benchmark_config(
     epochs: int | None = None,
     seed: int = DEFAULT_SEED,
 ) -> TrainingConfig:
-    """The training recipe for the registered model ``model_name`` on images of ``image_shape``.
+    """The training recipe ``model_name`` (a registered model, or one of
+    :func:`recipe_names`' augmented recipes) on images of ``image_shape``.
 
     ``epochs`` overrides the model's budget (the smoke profile trains briefly).
     """
+    augment = model_name.endswith(AUGMENTED) and model_name in recipe_names()
+    if augment:
+        model_name = model_name.removesuffix(AUGMENTED)
     if model_name in FEATURE_MAP_MODELS:
         latent_dim = (image_shape[0] // 4) * (image_shape[1] // 4) * 4
     else:
@@ -44,10 +56,21 @@ def benchmark_config(
     return TrainingConfig(
         model_name,
         latent_dim,
-        epochs=epochs if epochs is not None else EPOCHS.get(model_name, 6),
+        epochs=epochs
+        if epochs is not None
+        else AUGMENTED_EPOCHS
+        if augment
+        else EPOCHS.get(model_name, 6),
         loss=LOSSES.get(model_name, "mse"),
+        augment=augment,
         seed=seed,
     )
+
+
+def recipe_names() -> tuple[str, ...]:
+    """Every name :func:`train_model` takes: the registered models and their augmented
+    recipes."""
+    return (*model_names(), *(f"{model}{AUGMENTED}" for model in AUGMENTED_MODELS))
 
 
 def fits(config: TrainingConfig, image_shape: tuple[int, int, int]) -> bool:
