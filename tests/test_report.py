@@ -262,3 +262,33 @@ def test_the_robustness_shortfalls_name_the_changes_where_the_winner_falls_behin
         "- mnist: mnist-best is below raw pixels, cosine under blur (0.850 vs 0.920)",
         "- mnist: mnist-best is below hog, validation's best under blur (0.850 vs 0.950)",
     ]
+
+
+def test_the_augmentation_table_pairs_each_augmented_recipe_with_its_clean_twin(tmp_path):
+    rows = [
+        {"dataset": "mnist", "features": features, "whiten_dims": 0, "whiten_power": 0.0,
+         "expansion_k": k, "precision_at_10": score, "map_at_100": 0.5}
+        for features, k, score in (("conv_fc_transpose:pool2", 0, 0.97),
+                                   ("conv_fc_transpose:pool2", 5, 0.978),
+                                   ("conv_fc_transpose_augmented:pool2", 5, 0.98),
+                                   ("conv_deep_augmented:pool3", 0, 0.5), ("hog", 0, 0.96))
+    ]  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "12_ablation.csv", index=False)
+    lines = report.augmentation_table(tmp_path).splitlines()
+    # each recipe's best row against its twin's best; a recipe without a twin is left out
+    assert lines[2:] == [
+        "| mnist | conv_fc_transpose_augmented:pool2 | 0.9800 | 0.9780 | +0.0020 |"
+    ]
+
+
+def test_the_l2_before_whitening_table_reads_its_results_file(tmp_path):
+    scores = {"none": 0.98, "blur": 0.9}
+    write_json(
+        tmp_path / "l2_before_whitening.json",
+        {"rows": [{"pipeline": "mnist-best", "order": "registered", "precision_at_10": scores},
+                  {"pipeline": "mnist-best", "order": "unit length first",
+                   "precision_at_10": {"none": 0.981, "blur": 0.97}}]},
+    )  # fmt: skip
+    lines = report.l2_before_whitening_table(tmp_path).splitlines()
+    assert lines[0] == "| pipeline | features before whitening | none | blur |"
+    assert lines[3] == "| mnist-best | unit length first | 0.981 | 0.970 |"

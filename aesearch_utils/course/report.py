@@ -20,14 +20,21 @@ from typing import Any
 import pandas as pd
 
 from aesearch_utils import config
-from aesearch_utils.course.ablation import TARGETS, target_verdict
+from aesearch_utils.course.ablation import (
+    ABLATION_FILE,
+    TARGETS,
+    augmentation_effect,
+    target_verdict,
+)
 from aesearch_utils.course.benchmark import CLASSIC_BASELINES, COURSE_MODELS, verdict
+from aesearch_utils.course.robustness import CLEAN
 from aesearch_utils.course.seed_reports import reported
 from aesearch_utils.data.dataset import DATASETS
+from aesearch_utils.data.perturbations import PERTURBATIONS
 from aesearch_utils.errors import UnknownNameError
 from aesearch_utils.io import write_atomically
 
-_TABLE = re.compile(r"(<!-- table:(?P<name>[a-z_]+) -->\n).*?(<!-- /table -->)", re.DOTALL)
+_TABLE = re.compile(r"(<!-- table:(?P<name>[a-z0-9_]+) -->\n).*?(<!-- /table -->)", re.DOTALL)
 
 
 def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
@@ -314,6 +321,33 @@ def best_pipelines_verdict(results_dir: Path) -> str:
     return "".join(f"- {line}\n" for line in target_verdict(table))
 
 
+def augmentation_table(results_dir: Path) -> str:
+    """Notebook 12's validation study: each augmented recipe against its twin trained on clean
+    images (best validation precision@10 of each)."""
+    table = pd.read_csv(results_dir / ABLATION_FILE)
+    rows = []
+    for dataset, group in _in_catalogue_order(table).groupby("dataset", sort=False):
+        for row in augmentation_effect(group).itertuples(index=False):
+            rows.append(
+                [dataset, row[0], f"{row[1]:.4f}", f"{row[2]:.4f}", f"{row.difference:+.4f}"]
+            )
+    header = ["dataset", "augmented recipe", "validation P@10", "clean-trained twin", "difference"]
+    return markdown_table(header, rows)
+
+
+def l2_before_whitening_table(results_dir: Path) -> str:
+    """``benchmarks/l2_before_whitening.py``: validation precision@10 of each registered
+    pipeline, as registered and with unit-length features before the whitening, per change."""
+    measured = _read(results_dir, "l2_before_whitening.json")
+    measured_changes = measured["rows"][0]["precision_at_10"]
+    changes = [change for change in (CLEAN, *PERTURBATIONS) if change in measured_changes]
+    rows = [
+        [row["pipeline"], row["order"], *(f"{row['precision_at_10'][c]:.3f}" for c in changes)]
+        for row in measured["rows"]
+    ]
+    return markdown_table(["pipeline", "features before whitening", *changes], rows)
+
+
 def robustness_shortfalls(results_dir: Path) -> str:
     """Per dataset, the query changes under which the winner's precision@10 falls below raw
     pixels' or the best baseline pipeline's (point estimates; notebook 12 prints the paired
@@ -527,6 +561,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "data_loading": data_loading_table,
     "notebook_times": notebook_times_table,
     "robustness": robustness_table,
+    "augmentation": augmentation_table,
+    "l2_before_whitening": l2_before_whitening_table,
     "robustness_shortfalls": robustness_shortfalls,
     "best_pipelines_verdict": best_pipelines_verdict,
     "seed_spread": seed_spread_table,
