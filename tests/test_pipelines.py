@@ -1,6 +1,7 @@
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from aesearch_utils.course.ablation import (
@@ -240,3 +241,21 @@ def test_a_concatenation_whitens_each_part_and_joins_unit_vectors():
         ConcatenatedEncoder([(PixelEncoder((4, 4, 1)), Whitening(4))] * 2).encode(data.x_test)
     with pytest.raises(InvalidInputError, match="at least two"):
         ConcatenatedEncoder([(PixelEncoder((4, 4, 1)), Whitening(4))])
+
+
+def test_the_whole_grid_starts_without_a_record_and_the_registered_grid_fills_gaps(
+    tmp_path, monkeypatch
+):
+    vectors, labels = clustered(300, dim=4)
+    images = (np.clip(vectors - vectors.min(), 0, None) / np.ptp(vectors) * 255).astype(np.uint8)
+    data = Dataset("toy", images.reshape(300, 2, 2, 1), labels, images[:10].reshape(10, 2, 2, 1),
+                   labels[:10], ("a", "b", "c"))  # fmt: skip
+    split = validation_split(data)
+    monkeypatch.setitem(CANDIDATES, "toy", ("raw",))
+    whitening, reranking = validation_study("all", data, split, tmp_path)  # no file yet
+    assert set(whitening["features"]) == {"raw"} and len(reranking) == 3
+    monkeypatch.setitem(CANDIDATES, "toy", ("raw", "pca:2"))
+    whitening, _ = validation_study("registered", data, split, tmp_path)
+    assert set(whitening["features"]) == {"raw", "pca:2"}  # the missing candidate, measured
+    recorded = pd.read_csv(tmp_path / ABLATION_FILE)
+    assert set(recorded["features"]) == {"raw", "pca:2"}

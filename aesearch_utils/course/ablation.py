@@ -195,25 +195,38 @@ def validation_study(
     """
     if grid not in VALIDATION_GRIDS:
         raise UnknownNameError("validation grid", grid, VALIDATION_GRIDS)
-    path = results_dir / ABLATION_FILE
-    recorded = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=["dataset"])
-    rows = recorded[recorded["dataset"] == data.name].drop(columns="dataset")
-    if grid == "registered" and rows.empty:
-        raise DataNotFoundError(
-            f"no validation study of {data.name} in {path}: run the whole grid first "
-            "(VALIDATION_GRID = 'all', as the extended profile does)"
-        )
-    missing = [spec for spec in CANDIDATES.get(data.name, ()) if spec not in set(rows["features"])]
-    if grid == "all" or missing:
-        specs = None if grid == "all" else missing
-        measured = pd.concat(whole_study(data, split, epochs, seed, specs), ignore_index=True)
-        experiment.record(
-            measured.assign(dataset=data.name).to_dict("records"), results_dir, ABLATION_FILE,
-            ABLATION_KEY,
-        )  # fmt: skip
-        rows = measured if grid == "all" else pd.concat([rows, measured], ignore_index=True)
+    if grid == "all":
+        rows = _measured_and_recorded(data, split, results_dir, epochs, seed)
+    else:
+        path = results_dir / ABLATION_FILE
+        recorded = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=["dataset"])
+        rows = recorded[recorded["dataset"] == data.name].drop(columns="dataset")
+        if rows.empty:
+            raise DataNotFoundError(
+                f"no validation study of {data.name} in {path}: run the whole grid first "
+                "(VALIDATION_GRID = 'all', as the extended profile does)"
+            )
+        known = set(rows["features"])
+        missing = [spec for spec in CANDIDATES.get(data.name, ()) if spec not in known]
+        if missing:
+            measured = _measured_and_recorded(data, split, results_dir, epochs, seed, missing)
+            rows = pd.concat([rows, measured], ignore_index=True)
     reranked = rows["expansion_k"] > 0
     return rows[~reranked].reset_index(drop=True), rows[reranked].reset_index(drop=True)
+
+
+def _measured_and_recorded(
+    data: Dataset,
+    split: ValidationSplit,
+    results_dir: Path,
+    epochs: int | None,
+    seed: int,
+    specs: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    measured = pd.concat(whole_study(data, split, epochs, seed, specs), ignore_index=True)
+    rows = measured.assign(dataset=data.name).to_dict("records")
+    experiment.record(rows, results_dir, ABLATION_FILE, ABLATION_KEY)
+    return measured
 
 
 def recheck(
