@@ -133,8 +133,7 @@ def autoencoders_table(results_dir: Path) -> str:
     """Our train/test MSE beside the seed reports' training MSE, per model and dataset."""
     table = pd.read_csv(results_dir / "autoencoders.csv")
     table = table[table["noise"] == "none"]
-    order = {name: index for index, name in enumerate(DATASETS)}
-    table = table.assign(_order=table["dataset"].map(order)).sort_values(["_order", "model"])
+    table = _in_catalogue_order(table, "model")
 
     def quoted(model: str, source: str, dataset: str) -> str:
         value = reported(model, source, dataset)
@@ -277,8 +276,7 @@ def benchmark_verdict(results_dir: Path) -> str:
     """The benchmark's plain-words verdict, as a list, from the same results file."""
 
     table = pd.read_csv(results_dir / "benchmark.csv")
-    order = {name: index for index, name in enumerate(DATASETS)}
-    table = table.sort_values("dataset", key=lambda names: names.map(order), kind="stable")
+    table = _in_catalogue_order(table)
     sentences = verdict(table) + verdict(table, "map_at_100")
     return "".join(f"- {sentence}\n" for sentence in sentences)
 
