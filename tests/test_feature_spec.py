@@ -1,7 +1,7 @@
 import pytest
 
 from aesearch_utils.course.ablation import CANDIDATES
-from aesearch_utils.errors import InvalidInputError
+from aesearch_utils.errors import InvalidInputError, UnknownNameError
 from aesearch_utils.search.feature_spec import (
     ConcatenatedFeatures,
     ModelFeatures,
@@ -20,6 +20,10 @@ from aesearch_utils.search.feature_spec import (
         ("pca:32", PCAFeatures(32)),
         ("dense:latent", ModelFeatures("dense")),
         ("conv_deep:pool3+flip", ModelFeatures("conv_deep", "pool3", flip_average=True)),
+        (
+            "dense:latent+levels+unit",
+            ModelFeatures("dense", stretch_levels=True, unit_length=True),
+        ),
         (
             "conv_fc_transpose:pool1@128^0.75 + dense:latent@32^0.5",
             ConcatenatedFeatures(
@@ -60,6 +64,9 @@ def test_the_models_a_spec_needs():
         ("pca:many", "'pca:N'"),
         ("pca:0", "'pca:N'"),
         ("raw+flip", "'raw' takes no options"),
+        ("hog+levels", "'hog' takes no options"),
+        ("dense:latent+unit+levels", "in the order levels, flip, unit"),
+        ("dense:latent+flip+flip", "once each"),
         ("dense:conv7", "'latent' or 'poolN'"),
         ("Dense!", "cannot read the feature spec"),
         ("raw + pca:5", "SPEC@DIMS"),
@@ -70,3 +77,8 @@ def test_the_models_a_spec_needs():
 def test_bad_specs_say_what_is_wrong(text, message):
     with pytest.raises(InvalidInputError, match=message):
         parse_features(text)
+
+
+def test_an_unknown_modifier_lists_the_known_ones():
+    with pytest.raises(UnknownNameError, match="levels, flip, unit"):
+        parse_features("dense:latent+sharpen")

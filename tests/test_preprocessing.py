@@ -4,6 +4,7 @@ import pytest
 from aesearch_utils.data import (
     Dataset,
     sample_indices,
+    stretch_levels,
     subset,
     to_float32,
     train_validation_split,
@@ -70,3 +71,17 @@ def test_validation_split_is_disjoint_complete_and_stratified():
 def test_validation_fraction_must_be_a_proper_fraction(fraction):
     with pytest.raises(InvalidInputError, match="validation_fraction"):
         train_validation_split(np.zeros((10, 1, 1, 1)), None, fraction)
+
+
+def test_stretched_levels_undo_a_gain_and_an_offset():
+    images = np.random.default_rng(0).integers(10, 200, (3, 8, 8, 3)).astype(np.uint8)
+    stretched = stretch_levels(images)
+    assert stretched.min(axis=(1, 2, 3)).tolist() == [0, 0, 0]
+    assert np.allclose(stretched.max(axis=(1, 2, 3)), 1)
+    washed_out = 0.5 + (to_float32(images) - 0.5) * 0.6
+    assert np.allclose(stretch_levels(washed_out * 0.7), stretched, atol=1e-5)
+
+
+def test_a_flat_image_has_nothing_to_stretch():
+    flat = np.full((1, 4, 4, 1), 0.3, dtype=np.float32)
+    assert np.array_equal(stretch_levels(flat), flat)

@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from aesearch_utils import config, training
-from aesearch_utils.course.ablation import chosen_settings, matches_recipe, setting_of
+from aesearch_utils.course.ablation import (
+    ABLATION_FILE,
+    ROBUSTNESS_FILE,
+    chosen_settings,
+    matches_recipe,
+    setting_of,
+)
 from aesearch_utils.data.dataset import Dataset
 from aesearch_utils.errors import InvalidInputError, UnknownNameError
 from aesearch_utils.models import build_autoencoder
@@ -20,11 +26,16 @@ from aesearch_utils.search.registry import (
 
 
 def test_every_registered_recipe_is_what_its_validation_chose():
-    """Notebook 12's rule (``chosen_settings``) over the committed ablation table."""
-    table = pd.read_csv(config.project_root() / "results" / "12_ablation.csv")
+    """Notebook 12's rule (``chosen_settings``) over the committed validation tables."""
+    results = config.project_root() / "results"
+    table = pd.read_csv(results / ABLATION_FILE)
+    robustness = pd.read_csv(results / ROBUSTNESS_FILE)
     for name in pipeline_names():
         recipe = pipeline_recipe(name)
-        chosen, _ = chosen_settings(table[table["dataset"] == recipe.dataset])
+        chosen, _ = chosen_settings(
+            table[table["dataset"] == recipe.dataset],
+            robustness[robustness["dataset"] == recipe.dataset],
+        )
         assert matches_recipe(chosen, recipe), (
             f"{name}: validation chose {chosen['features']} {setting_of(chosen)}, "
             f"the registry holds {recipe.features} {recipe.settings()}"
@@ -33,7 +44,7 @@ def test_every_registered_recipe_is_what_its_validation_chose():
 
 def test_a_recipe_that_differs_from_the_choice_is_caught():
     row = pd.Series(
-        {"features": "conv_fc_transpose:pool1@128^0.75 + dense:latent@32^0.5",
+        {"features": "conv_fc_transpose:pool1+levels@128^0.75 + dense:latent+levels@32^0.5",
          "whiten_dims": 0, "whiten_power": 0.0, "expansion_k": 5}
     )  # fmt: skip
     assert not matches_recipe(row, pipeline_recipe("fashion_mnist-best"))  # it re-ranks with 3

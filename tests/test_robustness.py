@@ -1,11 +1,22 @@
+from types import SimpleNamespace
+
 import numpy as np
+import pandas as pd
 import pytest
 
-from aesearch_utils.course.ablation import target_verdict, with_margins
+from aesearch_utils.course import ablation
+from aesearch_utils.course.ablation import (
+    ROBUSTNESS_FILE,
+    chosen_settings,
+    examined_pipelines,
+    robustness_study,
+    target_verdict,
+    with_margins,
+)
 from aesearch_utils.course.robustness import robustness_table, robustness_verdict
 from aesearch_utils.data.dataset import Dataset
 from aesearch_utils.data.perturbations import PERTURBATIONS, perturb
-from aesearch_utils.errors import UnknownNameError
+from aesearch_utils.errors import DataNotFoundError, UnknownNameError
 from aesearch_utils.search.encoders import PixelEncoder
 from aesearch_utils.search.pipeline import SearchPipeline
 
@@ -79,3 +90,72 @@ def test_a_lead_is_a_win_only_when_its_interval_is_above_zero():
     assert lines[2].startswith("mnist lead over the best baseline pipeline (close")
     assert "within noise, not a win" in lines[2] and "target margin +0.01 missed" in lines[2]
     assert "target 0.985 missed" in lines[0]
+
+
+def validation_rows(clean: dict[str, float]) -> pd.DataFrame:
+    """Ablation rows, one per features, plain cosine search, with these clean precisions."""
+    return pd.DataFrame(
+        [
+            {"features": features, "whiten_dims": 0, "whiten_power": 0.0, "expansion_k": 0,
+             "precision_at_10": score, "map_at_100": score}
+            for features, score in clean.items()
+        ]
+    )  # fmt: skip
+
+
+def robustness_rows(changed: dict[str, float]) -> pd.DataFrame:
+    """Validation robustness rows: each features scores the same under every change."""
+    return pd.DataFrame(
+        [
+            {"dataset": "toy", "features": features, "whiten_dims": 0, "whiten_power": 0.0,
+             "expansion_k": 0, "change": change, "precision_at_10": score}
+            for features, score in changed.items()
+            for change in PERTURBATIONS
+        ]
+    )  # fmt: skip
+
+
+CLEAN_SCORES = {"raw": 0.80, "a:latent": 0.95, "b:latent": 0.93}
+
+
+def test_the_rule_passes_over_a_pipeline_less_robust_than_raw_pixels():
+    robustness = robustness_rows({"raw": 0.70, "a:latent": 0.60, "b:latent": 0.75})
+    chosen, baseline = chosen_settings(validation_rows(CLEAN_SCORES), robustness)
+    assert (chosen["features"], baseline["features"]) == ("b:latent", "raw")
+
+
+def test_the_examined_pipelines_are_listed_in_the_rules_order():
+    robustness = robustness_rows({"raw": 0.70, "a:latent": 0.60, "b:latent": 0.75})
+    shown = examined_pipelines(validation_rows(CLEAN_SCORES), robustness)
+    assert shown["features"].tolist() == ["raw", "a:latent", "b:latent"]
+    assert shown["at least raw's"].tolist() == [True, False, True]
+    assert shown["none"].tolist() == [0.80, 0.95, 0.93]
+
+
+def test_when_none_is_as_robust_as_raw_pixels_the_smallest_shortfall_wins():
+    robustness = robustness_rows({"raw": 0.70, "a:latent": 0.60, "b:latent": 0.65})
+    chosen, _ = chosen_settings(validation_rows(CLEAN_SCORES), robustness)
+    assert chosen["features"] == "b:latent"
+
+
+def test_a_choice_without_its_robustness_record_says_what_to_run():
+    robustness = robustness_rows({"raw": 0.70, "a:latent": 0.60})
+    with pytest.raises(DataNotFoundError, match="robustness_study"):
+        chosen_settings(validation_rows(CLEAN_SCORES), robustness)
+
+
+def test_the_registered_study_measures_only_what_its_record_lacks(tmp_path, monkeypatch):
+    robustness_rows({"raw": 0.70, "a:latent": 0.60}).to_csv(tmp_path / ROBUSTNESS_FILE, index=False)
+    measured = []
+
+    def measure(row, data, split, epochs, seed):
+        measured.append(row["features"])
+        return robustness_rows({row["features"]: 0.75}).to_dict("records")
+
+    monkeypatch.setattr(ablation, "_robustness_rows", measure)
+    toy = SimpleNamespace(name="toy")  # the measurement, the only user of the images, is faked
+    rows = robustness_study("registered", validation_rows(CLEAN_SCORES), toy, None, tmp_path)
+    assert measured == ["b:latent"]
+    assert set(pd.read_csv(tmp_path / ROBUSTNESS_FILE)["features"]) == set(rows["features"])
+    chosen, _ = chosen_settings(validation_rows(CLEAN_SCORES), rows)
+    assert chosen["features"] == "b:latent"

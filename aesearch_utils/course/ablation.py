@@ -13,7 +13,7 @@ table into the registered recipe.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,12 +22,14 @@ import numpy as np
 import pandas as pd
 
 from aesearch_utils.course import experiment
+from aesearch_utils.course.robustness import CLEAN
 from aesearch_utils.data.dataset import Dataset
+from aesearch_utils.data.perturbations import PERTURBATIONS, perturb
 from aesearch_utils.data.preprocessing import train_validation_split
 from aesearch_utils.errors import DataNotFoundError, InvalidInputError, UnknownNameError
 from aesearch_utils.search.encoders import Encoder, encode_images
 from aesearch_utils.search.feature_spec import is_baseline, parse_features
-from aesearch_utils.search.metrics import bootstrap_interval, retrieval_scores
+from aesearch_utils.search.metrics import bootstrap_interval, precision_at_k, retrieval_scores
 from aesearch_utils.search.pipeline import SearchPipeline
 from aesearch_utils.search.registry import PipelineRecipe, features_encoder
 from aesearch_utils.search.whitening import principal_axes
@@ -121,7 +123,8 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
         "raw", "pca:32", "hog",
         "dense:latent", "conv_fc_transpose:latent", "conv_fc_transpose:pool2",
         "conv_fc_transpose:pool2@128^0.5 + dense:latent@32^0.5",
-        "conv_fc_transpose_augmented:pool2",
+        "conv_fc_transpose_augmented:pool2", "conv_fc_transpose_augmented:pool2+levels",
+        "conv_fc_transpose_augmented:pool2+levels+unit",
     ),
     "fashion_mnist": (
         "raw", "pca:32", "hog",
@@ -129,11 +132,13 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
         "conv_fc_transpose:pool1+flip", "conv_fc_transpose:pool2",
         "conv_fc_transpose:pool1@128^0.75 + dense:latent@32^0.5",
         "conv_fc_transpose_augmented:pool1", "conv_fc_transpose_augmented:pool2",
+        "conv_fc_transpose:pool1+levels@128^0.75 + dense:latent+levels@32^0.5",
     ),
     "cifar10": (
         "raw", "pca:128", "hog", "colour:8", "colour:8@512^0 + hog@128^0.5",
         "conv_deep:latent", "conv_deep:pool3", "conv_deep:pool3+flip", "conv_deep:pool4+flip",
         "conv_deep_augmented:pool3", "conv_deep_augmented:pool3+flip",
+        "conv_deep_augmented:pool3+levels+flip",
     ),
 }  # fmt: skip
 """Per dataset, the features the ablation compares (specs of
@@ -251,14 +256,150 @@ def best_rows(table: pd.DataFrame, score: str = "precision_at_10") -> pd.DataFra
     return ranked.drop_duplicates("features").reset_index(drop=True)
 
 
-def chosen_settings(table: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def chosen_settings(table: pd.DataFrame, robustness: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """The rule that picks the registered recipe: the validation rows of the best autoencoder
-    pipeline and of the best baseline pipeline (by precision@10, ties by mAP@100)."""
+    pipeline and of the best baseline pipeline.
+
+    Both by precision@10 (ties by mAP@100) with clean queries. The autoencoder pipeline must
+    also be at least as precise as raw cosine search under every query change
+    (:data:`~aesearch_utils.data.perturbations.PERTURBATIONS`) on the validation queries:
+    the first that is, in order of clean precision (``robustness``: the rows
+    :func:`robustness_study` recorded); when none is, the one whose largest shortfall is
+    smallest.
+    """
     best = best_rows(table)
     baseline = best["features"].map(is_baseline)
     if baseline.all() or not baseline.any():
         raise InvalidInputError("the ablation table needs autoencoder rows and baseline rows")
-    return best[~baseline].iloc[0], best[baseline].iloc[0]
+
+    chosen, _ = _robust_choice(best[~baseline], _recorded_scores(robustness))
+    return chosen, best[baseline].iloc[0]
+
+
+def examined_pipelines(table: pd.DataFrame, robustness: pd.DataFrame) -> pd.DataFrame:
+    """The pipelines :func:`chosen_settings` examined for robustness, in its order (raw cosine
+    search first): each one's clean and changed validation precision@10, and whether it is at
+    least raw cosine search's under every change."""
+    best = best_rows(table)
+    _, examined = _robust_choice(
+        best[~best["features"].map(is_baseline)], _recorded_scores(robustness)
+    )
+    rows = []
+    for row, scores in examined:
+        clean = table.loc[_same_pipeline(table, row), "precision_at_10"]
+        steps = []
+        if row["whiten_dims"]:
+            steps.append(f"whiten{int(row['whiten_dims'])}^{float(row['whiten_power']):g}")
+        if row["expansion_k"]:
+            steps.append(f"dba+qe{int(row['expansion_k'])}")
+        rows.append(
+            {"features": row["features"], "steps": " → ".join(steps) or "cosine",
+             CLEAN: clean.iloc[0] if len(clean) else np.nan, **scores.to_dict()}
+        )  # fmt: skip
+    shown = pd.DataFrame(rows)
+    reference = shown.iloc[0][list(PERTURBATIONS)]
+    shown["at least raw's"] = (shown[list(PERTURBATIONS)] >= reference).all(axis=1)
+    return shown
+
+
+RAW_COSINE = pd.Series({"features": "raw", "whiten_dims": 0, "whiten_power": 0.0, "expansion_k": 0})
+"""The reference of the robustness rule: raw pixels, plain cosine search."""
+ROBUSTNESS_FILE = "12_validation_robustness.csv"
+ROBUSTNESS_KEY = (*ABLATION_KEY, "change")
+
+
+def robustness_study(
+    grid: str,
+    table: pd.DataFrame,
+    data: Dataset,
+    split: ValidationSplit,
+    results_dir: Path,
+    epochs: int | None = None,
+    seed: int = DEFAULT_SEED,
+) -> pd.DataFrame:
+    """Validation precision@10 under every query change of raw cosine search and of the
+    autoencoder pipelines that :func:`chosen_settings` examines: in order of clean precision,
+    up to the first at least as robust as raw cosine search (all of them when none is).
+
+    Rows go to ``results_dir``'s ``12_validation_robustness.csv``; ``grid="registered"``
+    reuses the rows recorded there and measures only the ones missing.
+    """
+    if grid not in VALIDATION_GRIDS:
+        raise UnknownNameError("validation grid", grid, VALIDATION_GRIDS)
+    path = results_dir / ROBUSTNESS_FILE
+    known = pd.read_csv(path) if grid == "registered" and path.is_file() else None
+    examined = []
+
+    def measured(row: pd.Series) -> pd.Series:
+        rows = known[known["dataset"] == data.name] if known is not None else None
+        if rows is None or _scores_of(rows, row) is None:
+            rows = pd.DataFrame(_robustness_rows(row, data, split, epochs, seed))
+            experiment.record(rows.to_dict("records"), results_dir, ROBUSTNESS_FILE, ROBUSTNESS_KEY)
+        examined.append(rows[_same_pipeline(rows, row)])
+        return _scores_of(rows, row)
+
+    best = best_rows(table)
+    _robust_choice(best[~best["features"].map(is_baseline)], measured)
+    return pd.concat(examined, ignore_index=True)
+
+
+def _robust_choice(
+    candidates: pd.DataFrame, scores_of: Callable[[pd.Series], pd.Series]
+) -> tuple[pd.Series, list[tuple[pd.Series, pd.Series]]]:
+    """The rule's step 2, and the (row, scores) it examined: raw cosine search first."""
+    reference = scores_of(RAW_COSINE)
+    examined = [(RAW_COSINE, reference)]
+    for _, row in candidates.iterrows():
+        examined.append((row, scores_of(row)))
+        if (examined[-1][1] >= reference).all():
+            return row, examined
+    shortfalls = [float((reference - scores).max()) for _, scores in examined[1:]]
+    return candidates.iloc[int(np.argmin(shortfalls))], examined
+
+
+def _recorded_scores(robustness: pd.DataFrame) -> Callable[[pd.Series], pd.Series]:
+    def recorded(row: pd.Series) -> pd.Series:
+        scores = _scores_of(robustness, row)
+        if scores is None:
+            raise DataNotFoundError(
+                f"no validation robustness of {row['features']} {setting_of(row)}: run "
+                "robustness_study over this ablation table first"
+            )
+        return scores
+
+    return recorded
+
+
+def _robustness_rows(
+    row: pd.Series, data: Dataset, split: ValidationSplit, epochs: int | None, seed: int
+) -> list[dict[str, Any]]:
+    encoder = features_encoder(row["features"], data, split.gallery, epochs, seed)
+    pipeline = SearchPipeline(encoder, **setting_of(row)).fit(split.gallery, split.gallery_labels)
+    rows = []
+    for change in PERTURBATIONS:
+        labels = pipeline.query(perturb(split.queries, change, seed), 10).labels
+        rows.append(
+            {"dataset": data.name, **{key: row[key] for key in ABLATION_KEY[1:]}, "change": change,
+             "precision_at_10": round(precision_at_k(split.query_labels, labels, 10), 4)}
+        )  # fmt: skip
+    return rows
+
+
+def _scores_of(robustness: pd.DataFrame, row: pd.Series) -> pd.Series | None:
+    """Change -> validation precision@10 of ``row``'s pipeline, or None when not recorded."""
+    same = _same_pipeline(robustness, row)
+    if not same.any():
+        return None
+    return robustness[same].set_index("change")["precision_at_10"].reindex(list(PERTURBATIONS))
+
+
+def _same_pipeline(rows: pd.DataFrame, row: pd.Series) -> pd.Series:
+    return (
+        (rows["features"] == row["features"])
+        & (rows["whiten_dims"].astype(int) == int(row["whiten_dims"]))
+        & np.isclose(rows["whiten_power"].astype(float), float(row["whiten_power"]))
+        & (rows["expansion_k"].astype(int) == int(row["expansion_k"]))
+    )
 
 
 def matches_recipe(row: pd.Series, recipe: PipelineRecipe) -> bool:

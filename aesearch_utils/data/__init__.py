@@ -7,6 +7,7 @@ from aesearch_utils.data.noise import NOISE_KINDS, add_noise
 from aesearch_utils.data.preprocessing import (
     as_float_images,
     sample_indices,
+    stretch_levels,
     subset,
     to_float32,
     train_validation_split,
@@ -27,6 +28,7 @@ __all__ = [
     "load_image_folder",
     "pixel_histogram",
     "sample_indices",
+    "stretch_levels",
     "subset",
     "to_float32",
     "train_validation_split",

@@ -30,6 +30,23 @@ def as_float_images(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32, copy=False)
 
 
+def stretch_levels(images: np.ndarray) -> np.ndarray:
+    """Each image's levels stretched to [0, 1]: its darkest value to 0, its brightest to 1.
+
+    A photographed or scanned upload comes darker, brighter or washed out; a gain and an
+    offset (``a * x + b``, ``a > 0``) leave the stretched image as it was, so search sees
+    through them. An image of one flat level has nothing to stretch and stays as it is.
+    """
+    images = as_float_images(images)
+    pixels = images.reshape(len(images), -1)
+    low, high = pixels.min(axis=1), pixels.max(axis=1)
+    flat_level = high == low
+    low[flat_level] = 0
+    span = np.where(flat_level, 1, high - low)
+    shape = (-1,) + (1,) * (images.ndim - 1)
+    return (images - low.reshape(shape)) / span.reshape(shape)
+
+
 def sample_indices(
     labels: np.ndarray | None, size: int, seed: int, population: int | None = None
 ) -> np.ndarray:

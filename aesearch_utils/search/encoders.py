@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from aesearch_utils.batching import PREDICT_BATCH, map_blocks
-from aesearch_utils.data.preprocessing import as_float_images
+from aesearch_utils.data.preprocessing import as_float_images, stretch_levels
 from aesearch_utils.errors import (
     AesearchError,
     CorruptDataError,
@@ -31,6 +31,7 @@ from aesearch_utils.errors import (
     UnknownNameError,
 )
 from aesearch_utils.search.descriptors import ColourHistogramEncoder, HOGEncoder
+from aesearch_utils.search.feature_spec import ModelFeatures
 from aesearch_utils.search.neighbours import unit_vectors
 from aesearch_utils.search.whitening import Whitening
 
@@ -161,32 +162,57 @@ class LayerEncoder:
     code itself) or ``"pool<N>"``, the output of the encoder's ``N``-th pooling
     layer (1 = nearest the image). A pooled convolutional feature map keeps
     *where* each pattern was found, at a coarser grain than pixels; the latent
-    has squeezed that through a small dense layer. ``flip_average`` averages
-    the features of each image and of its mirror image, so that left- and
-    right-facing versions of an object describe it alike.
+    has squeezed that through a small dense layer. Three modifiers (the
+    ``+levels``, ``+flip`` and ``+unit`` of a feature spec) aim at queries that
+    differ from the gallery: ``stretch_levels`` stretches each image's levels
+    to the full range first (:func:`~aesearch_utils.data.preprocessing.stretch_levels`),
+    so a darker or washed-out image reads as the clean one; ``flip_average``
+    averages the features of each image and of its mirror image, so that left-
+    and right-facing versions of an object describe it alike; ``unit_length``
+    scales the features to unit length, so that a fainter image, whose conv
+    responses are weaker all over, points the same way before a whitening
+    subtracts the gallery's mean.
 
     Args:
         extractor: a Keras model from images to the features.
     """
 
-    def __init__(self, extractor, name: str, flip_average: bool = False) -> None:
+    def __init__(
+        self,
+        extractor,
+        name: str,
+        *,
+        stretch_levels: bool = False,
+        flip_average: bool = False,
+        unit_length: bool = False,
+    ) -> None:
         self.extractor = extractor
         self.name = name
+        self.stretch_levels = stretch_levels
         self.flip_average = flip_average
+        self.unit_length = unit_length
 
     @classmethod
     def from_autoencoder(
-        cls, model, features: str = "latent", flip_average: bool = False
+        cls,
+        model,
+        features: str = "latent",
+        *,
+        stretch_levels: bool = False,
+        flip_average: bool = False,
+        unit_length: bool = False,
     ) -> LayerEncoder:
         """The ``features`` of a trained :class:`~aesearch_utils.models.Autoencoder`."""
         from aesearch_utils.backend import keras
 
         output = model.encoder.output if features == "latent" else _pooling_output(model, features)
-        name = model.name if features == "latent" else f"{model.name}:{features}"
+        spec = str(ModelFeatures(model.name, features, stretch_levels, flip_average, unit_length))
         return cls(
             keras.Model(model.encoder.input, output),
-            name + ("+flip" if flip_average else ""),
-            flip_average,
+            spec.replace(":latent", "") if features == "latent" else spec,
+            stretch_levels=stretch_levels,
+            flip_average=flip_average,
+            unit_length=unit_length,
         )
 
     @property
@@ -197,10 +223,10 @@ class LayerEncoder:
         vectors = map_blocks(self._encode, images)
         if self.flip_average:
             vectors = (vectors + map_blocks(self._encode, np.asarray(images)[:, :, ::-1])) / 2
-        return vectors
+        return unit_vectors(vectors) if self.unit_length else vectors
 
     def _encode(self, images: np.ndarray) -> np.ndarray:
-        batch = as_float_images(images)
+        batch = stretch_levels(images) if self.stretch_levels else as_float_images(images)
         if len(batch) <= PREDICT_BATCH:
             # a direct call: predict() sets up a data pipeline per call, which costs more than
             # the model itself for the few images of a search request
@@ -211,7 +237,13 @@ class LayerEncoder:
 
     def save_state(self, folder: Path, key: str) -> dict[str, Any]:
         self.extractor.save(folder / f"{key}.keras")
-        return {"kind": "layer", "name": self.name, "flip_average": self.flip_average}
+        return {
+            "kind": "layer",
+            "name": self.name,
+            "stretch_levels": self.stretch_levels,
+            "flip_average": self.flip_average,
+            "unit_length": self.unit_length,
+        }
 
 
 def _pooling_output(model, features: str):
@@ -300,7 +332,14 @@ def load_encoder(state: dict[str, Any], folder: Path, key: str) -> Encoder:
             from aesearch_utils.backend import keras
 
             extractor = keras.saving.load_model(folder / f"{key}.keras", compile=False)
-            encoder = LayerEncoder(extractor, state["name"], state["flip_average"])
+            encoder = LayerEncoder(
+                extractor,
+                state["name"],
+                # pipelines saved before the levels and unit modifiers have neither
+                stretch_levels=state.get("stretch_levels", False),
+                flip_average=state["flip_average"],
+                unit_length=state.get("unit_length", False),
+            )
         elif kind == "concatenated":
             encoder = ConcatenatedEncoder(
                 [

@@ -8,6 +8,8 @@ A spec names one source of features, or several side by side::
     colour:8                              the joint RGB histogram, 8 levels per channel
     conv_deep:pool3+flip                  a registered autoencoder read at a layer
                                           (latent, pool1, pool2, ...), mirror-averaged
+    conv_deep:pool3+levels+unit           the same layer of each image with its levels
+                                          stretched, the features scaled to unit length
     conv_fc_transpose:pool1@128^0.75 + dense:latent@32^0.5
                                           two sources, each whitened (to 128 dimensions with
                                           power 0.75, to 32 with 0.5), joined
@@ -23,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aesearch_utils.errors import InvalidInputError
+from aesearch_utils.errors import InvalidInputError, UnknownNameError
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,24 @@ class ModelFeatures:
     model_name: str
     layer: str = "latent"
     """``latent`` or ``poolN``."""
+    stretch_levels: bool = False
+    """``+levels``: each image's levels stretched to the full range before it is encoded."""
     flip_average: bool = False
+    """``+flip``: the features of the image and of its mirror image averaged."""
+    unit_length: bool = False
+    """``+unit``: the features scaled to unit length, before any whitening."""
 
     def __str__(self) -> str:
-        return f"{self.model_name}:{self.layer}" + ("+flip" if self.flip_average else "")
+        return f"{self.model_name}:{self.layer}" + "".join(
+            f"+{name}" for name, on in zip(MODIFIERS, self.modifiers(), strict=True) if on
+        )
+
+    def modifiers(self) -> tuple[bool, bool, bool]:
+        return self.stretch_levels, self.flip_average, self.unit_length
+
+
+MODIFIERS = ("levels", "flip", "unit")
+"""A model's feature modifiers, in the order they are written (and applied)."""
 
 
 SingleFeatures = PixelFeatures | PCAFeatures | HOGFeatures | ColourFeatures | ModelFeatures
@@ -90,11 +106,14 @@ class ConcatenatedFeatures:
 
 FeatureSpec = SingleFeatures | ConcatenatedFeatures
 
-_SINGLE = re.compile(r"(?P<source>[a-z][a-z0-9_]*)(?::(?P<detail>[a-z0-9]+))?(?P<flip>\+flip)?")
+_SINGLE = re.compile(
+    r"(?P<source>[a-z][a-z0-9_]*)(?::(?P<detail>[a-z0-9]+))?(?P<modifiers>(\+[a-z]+)*)"
+)
 _PART = re.compile(r"(?P<single>[^@]+)@(?P<dims>\d+)(?:\^(?P<power>\d*\.?\d+))?")
 _SYNTAX = (
     "write 'raw', 'pca:N', 'hog', 'colour:N', 'MODEL:latent', 'MODEL:poolN', optionally "
-    "followed by '+flip', or several of them as 'SPEC@DIMS^POWER + SPEC@DIMS^POWER'"
+    "followed by '+levels', '+flip', '+unit' (in that order), or several of them as "
+    "'SPEC@DIMS^POWER + SPEC@DIMS^POWER'"
 )
 
 
@@ -126,21 +145,23 @@ def _parse_single(piece: str, text: str) -> SingleFeatures:
     match = _SINGLE.fullmatch(piece)
     if match is None:
         raise InvalidInputError(f"cannot read the feature spec {piece!r} in {text!r}: {_SYNTAX}")
-    source, detail, flip = match["source"], match["detail"], bool(match["flip"])
+    source, detail = match["source"], match["detail"]
+    modifiers = match["modifiers"].split("+")[1:]
+    modified = bool(modifiers)  # only a model's features take modifiers
     if source == "raw":
-        if detail or flip:
+        if detail or modified:
             raise InvalidInputError(f"'raw' takes no options, got {piece!r}")
         return PixelFeatures()
     if source == "pca":
-        if not detail or not detail.isdigit() or int(detail) < 1 or flip:
+        if not detail or not detail.isdigit() or int(detail) < 1 or modified:
             raise InvalidInputError(f"a PCA spec is written 'pca:N' with N >= 1, got {piece!r}")
         return PCAFeatures(int(detail))
     if source == "hog":
-        if detail or flip:
+        if detail or modified:
             raise InvalidInputError(f"'hog' takes no options, got {piece!r}")
         return HOGFeatures()
     if source == "colour":
-        if not detail or not detail.isdigit() or flip:
+        if not detail or not detail.isdigit() or modified:
             raise InvalidInputError(
                 f"a colour histogram is written 'colour:N' (N levels per channel), got {piece!r}"
             )
@@ -150,7 +171,16 @@ def _parse_single(piece: str, text: str) -> SingleFeatures:
         raise InvalidInputError(
             f"a model is read at 'latent' or 'poolN' (N = 1, 2, ...), got {layer!r} in {piece!r}"
         )
-    return ModelFeatures(source, layer, flip)
+    unknown = [name for name in modifiers if name not in MODIFIERS]
+    if unknown:
+        raise UnknownNameError("feature modifier", unknown[0], MODIFIERS)
+    if modifiers != [name for name in MODIFIERS if name in modifiers]:
+        raise InvalidInputError(
+            f"write a model's modifiers once each, in the order {', '.join(MODIFIERS)}, "
+            f"got {piece!r}"
+        )
+    levels, flip, unit = (name in modifiers for name in MODIFIERS)
+    return ModelFeatures(source, layer, stretch_levels=levels, flip_average=flip, unit_length=unit)
 
 
 def is_baseline(spec: FeatureSpec | str) -> bool:

@@ -190,7 +190,13 @@ def features_encoder(
                 ("raw", "pca", "hog", "colour", *recipe_names()),
             )
         trained.append(train_model(spec.model_name, data, epochs, seed))
-        encoder = LayerEncoder.from_autoencoder(trained[-1].model, spec.layer, spec.flip_average)
+        encoder = LayerEncoder.from_autoencoder(
+            trained[-1].model,
+            spec.layer,
+            stretch_levels=spec.stretch_levels,
+            flip_average=spec.flip_average,
+            unit_length=spec.unit_length,
+        )
     else:
         raise InvalidInputError(f"not a feature spec: {spec!r}")
     encoder.name = str(spec)
