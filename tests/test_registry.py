@@ -18,6 +18,7 @@ from aesearch_utils.data.dataset import Dataset
 from aesearch_utils.errors import InvalidInputError, UnknownNameError
 from aesearch_utils.models import build_autoencoder
 from aesearch_utils.search.registry import (
+    BuiltPipeline,
     build_pipeline,
     features_encoder,
     pipeline_names,
@@ -85,3 +86,10 @@ def test_the_seed_reaches_training(monkeypatch):
     assert built.pipeline.metadata["pipeline"] == "mnist-best"
     with pytest.raises(InvalidInputError, match="made for mnist"):
         build_pipeline("mnist-best", Dataset("toy", images, None, images, None, ()))
+
+
+def test_a_model_read_at_two_layers_counts_its_training_once():
+    model = SimpleNamespace(path="cifar10-conv_deep.keras", seconds_per_epoch=70.0, epochs_run=10)
+    other = SimpleNamespace(path="cifar10-dense.keras", seconds_per_epoch=5.0, epochs_run=4)
+    built = BuiltPipeline("cifar10-best", None, None, 0.0, [model, model, other])
+    assert built.train_seconds == 720.0

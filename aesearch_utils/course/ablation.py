@@ -125,6 +125,9 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
         "conv_fc_transpose:pool2@128^0.5 + dense:latent@32^0.5",
         "conv_fc_transpose_augmented:pool2", "conv_fc_transpose_augmented:pool2+levels",
         "conv_fc_transpose_augmented:pool2+levels+unit",
+        "conv_fc_transpose_augmented:pool1+levels+unit",
+        "conv_fc_transpose_augmented:pool1+levels+unit@128^0.5"
+        " + conv_fc_transpose_augmented:pool2+levels+unit@128^0.5",
     ),
     "fashion_mnist": (
         "raw", "pca:32", "hog",
@@ -133,12 +136,16 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
         "conv_fc_transpose:pool1@128^0.75 + dense:latent@32^0.5",
         "conv_fc_transpose_augmented:pool1", "conv_fc_transpose_augmented:pool2",
         "conv_fc_transpose:pool1+levels@128^0.75 + dense:latent+levels@32^0.5",
+        "conv_fc_transpose:pool1+levels@128^0.75 + conv_fc_transpose:pool2+levels@128^0.5"
+        " + dense:latent+levels@32^0.5",
     ),
     "cifar10": (
         "raw", "pca:128", "hog", "colour:8", "colour:8@512^0 + hog@128^0.5",
         "conv_deep:latent", "conv_deep:pool3", "conv_deep:pool3+flip", "conv_deep:pool4+flip",
         "conv_deep_augmented:pool3", "conv_deep_augmented:pool3+flip",
-        "conv_deep_augmented:pool3+levels+flip",
+        "conv_deep_augmented:pool3+levels+flip", "conv_deep_augmented:pool2+levels+flip",
+        "conv_deep_augmented:pool2+levels+flip@256^0.5"
+        " + conv_deep_augmented:pool3+levels+flip@256^0.5",
     ),
 }  # fmt: skip
 """Per dataset, the features the ablation compares (specs of

@@ -107,7 +107,9 @@ class BuiltPipeline:
 
     @property
     def train_seconds(self) -> float:
-        return sum(model.seconds_per_epoch * model.epochs_run for model in self.trained)
+        """Training time of each model once, however many of its layers the features read."""
+        models = {model.path: model for model in self.trained}.values()
+        return sum(model.seconds_per_epoch * model.epochs_run for model in models)
 
     def query(self, images: np.ndarray, k: int = 10):
         return self.pipeline.query(images, k)
