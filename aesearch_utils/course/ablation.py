@@ -30,7 +30,7 @@ from aesearch_utils.errors import DataNotFoundError, InvalidInputError, UnknownN
 from aesearch_utils.search.encoders import Encoder, encode_images
 from aesearch_utils.search.feature_spec import is_baseline, parse_features
 from aesearch_utils.search.metrics import bootstrap_interval, precision_at_k, retrieval_scores
-from aesearch_utils.search.pipeline import SearchPipeline
+from aesearch_utils.search.pipeline import SearchPipeline, post_processing
 from aesearch_utils.search.registry import PipelineRecipe, features_encoder
 from aesearch_utils.search.whitening import principal_axes
 from aesearch_utils.seeding import DEFAULT_SEED
@@ -294,11 +294,7 @@ def examined_pipelines(table: pd.DataFrame, robustness: pd.DataFrame) -> pd.Data
     rows = []
     for row, scores in examined:
         clean = table.loc[_same_pipeline(table, row), "precision_at_10"]
-        steps = []
-        if row["whiten_dims"]:
-            steps.append(f"whiten{int(row['whiten_dims'])}^{float(row['whiten_power']):g}")
-        if row["expansion_k"]:
-            steps.append(f"dba+qe{int(row['expansion_k'])}")
+        steps = post_processing(row["whiten_dims"], row["whiten_power"], row["expansion_k"])
         rows.append(
             {"features": row["features"], "steps": " → ".join(steps) or "cosine",
              CLEAN: clean.iloc[0] if len(clean) else np.nan, **scores.to_dict()}

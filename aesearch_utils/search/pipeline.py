@@ -41,6 +41,16 @@ SETTINGS = ("whiten_dims", "whiten_power", "expansion_k", "expansion_alpha")
 """The options of :class:`SearchPipeline` besides the encoder."""
 
 
+def post_processing(whiten_dims: int | None, whiten_power: float, expansion_k: int) -> list[str]:
+    """The steps after the encoder, as :attr:`SearchPipeline.steps` writes them."""
+    steps = []
+    if whiten_dims:
+        steps.append(f"whiten{int(whiten_dims)}^{float(whiten_power):g}")
+    if expansion_k:
+        steps.append(f"dba+qe{int(expansion_k)}")
+    return steps
+
+
 class _Whitened:
     """The encoder the index sees: the base encoder followed by the whitening."""
 
@@ -99,12 +109,12 @@ class SearchPipeline:
     @property
     def steps(self) -> str:
         """The steps in one line, e.g. ``conv_fc_transpose:pool2 | whiten128^0.5 | dba+qe5``."""
-        steps = [self.encoder.name]
-        if self.whiten_dims:
-            steps.append(f"whiten{self.whiten_dims}^{self.whiten_power:g}")
-        if self.expansion_k:
-            steps.append(f"dba+qe{self.expansion_k}")
-        return " | ".join(steps)
+        return " | ".join(
+            [
+                self.encoder.name,
+                *post_processing(self.whiten_dims, self.whiten_power, self.expansion_k),
+            ]
+        )
 
     def settings(self) -> dict[str, Any]:
         """The constructor's options, as saved."""
