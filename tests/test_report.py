@@ -25,7 +25,20 @@ def test_a_marked_table_is_regenerated(tmp_path):
     assert rendered.startswith(f"intro\n<!-- table:notebook_times -->\n{header}")
     assert rendered.index("01_a | 10 s |  |") < rendered.index("02_b | 61 s | 5 s |")
     assert "| **total** | 1.2 min | 0.1 min |" in rendered
+    assert (
+        "Goals: first run within 60 min: met (1.2 min); rerun within 5 min: met (0.1 min); "
+        "every notebook within 10 min: met." in rendered
+    )
     assert rendered.endswith("<!-- /table -->\nend\n") and "old" not in rendered
+
+
+def test_the_time_goals_name_what_missed_them(tmp_path):
+    write_json(tmp_path / "notebook_times.json", {"10_cifar": 1115.0, "12_search": 2700.0})
+    rendered = report.render_readme("<!-- table:notebook_times -->\n<!-- /table -->", tmp_path)
+    assert (
+        "Goals: first run within 60 min: **missed** (63.6 min); every notebook within 10 min: "
+        "**missed** (over it: 10_cifar, 12_search)." in rendered
+    )
 
 
 def test_unknown_table_name(tmp_path):

@@ -40,6 +40,11 @@ KERNEL_NAME = "python3"
 TIMES_FILES = {"extended": "notebook_times_extended.json"}
 """Per profile, the results file of its whole runs' wall times (default below)."""
 TIMES_FILE = "notebook_times.json"
+RERUN_TIMES_FILE = "notebook_times_rerun.json"
+"""The full profile's record of a rerun right after a whole first run (``--times-file``)."""
+TIME_GOALS_MINUTES = {"first run": 60, "rerun": 5, "notebook": 10}
+"""The class hour (issue 14): the whole first run, a rerun with everything cached, and the
+longest any one notebook run may take, in the full profile on a 2-core CPU."""
 
 
 class NotebookFailure(AesearchError):
