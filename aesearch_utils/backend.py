@@ -21,10 +21,13 @@ from contextlib import contextmanager
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # Level 3 also hides C++ "errors" such as oneDNN's one-time notice that it falls
 # back to Eigen for int32 ops; real failures still raise Python exceptions.
-# oneDNN itself stays on (TensorFlow's default): turning it off with
-# TF_ENABLE_ONEDNN_OPTS=0 made convolutional training 2.5x slower on our 2-core
-# CPU (16 s vs 40 s per MNIST epoch), and training stays bit-reproducible with it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX-512
+# VNNI, BF16 or AMX; elsewhere convolutions fall back to Eigen's, which trained
+# our conv models 2 to 2.3x slower on an AVX2-only 2-core CPU (see the README's
+# training speed table). Asking for oneDNN everywhere costs nothing where it was
+# on already; a user's own setting wins.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 @contextmanager

@@ -12,14 +12,13 @@ and the machine they were measured on.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 from aesearch_utils import config
+from aesearch_utils.course.machine import machine_description
 from aesearch_utils.data import DATASETS, load_dataset
 from aesearch_utils.io import write_json
 
@@ -57,11 +56,7 @@ def main() -> None:
     write_json(
         arguments.output,
         {
-            "machine": {
-                "cpus": os.cpu_count(),
-                "processor": platform.machine(),
-                "python": platform.python_version(),
-            },
+            "machine": machine_description(),
             "datasets": rows,
         },
     )

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -28,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from aesearch_utils import config
+from aesearch_utils.course.machine import machine_description
 from aesearch_utils.data import load_dataset
 from aesearch_utils.io import write_json
 from aesearch_utils.search.registry import build_pipeline
@@ -90,7 +89,7 @@ def main() -> None:
             for key in ("import_search_core_s", "import_keras_s", "open_s")
         },
         "repeats": arguments.repeats,
-        "machine": {"cpus": os.cpu_count(), "processor": platform.machine()},
+        "machine": machine_description(),
     }
     print(json.dumps(result, indent=2))
     write_json(arguments.output, result)

@@ -18,14 +18,13 @@ vectors mean):
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
 from aesearch_utils import config
+from aesearch_utils.course.machine import machine_description
 from aesearch_utils.io import write_json
 from aesearch_utils.search.encoders import PCAEncoder
 from aesearch_utils.search.index import ImageIndex
@@ -58,9 +57,7 @@ def main() -> None:
     )
     arguments = parser.parse_args()
     rng = np.random.default_rng(0)
-    results: dict[str, object] = {
-        "machine": {"cpus": os.cpu_count(), "processor": platform.machine()}
-    }
+    results: dict[str, object] = {"machine": machine_description()}
 
     for dim in (32, 784):
         gallery = rng.normal(size=(60_000, dim)).astype(np.float32)

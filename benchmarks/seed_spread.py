@@ -17,13 +17,12 @@ it is larger than this spread as well as the bootstrap interval.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
 
 from aesearch_utils import config
+from aesearch_utils.course.machine import machine_description
 from aesearch_utils.course.measure import measure_pipeline
 from aesearch_utils.data import load_dataset
 from aesearch_utils.io import write_json
@@ -68,7 +67,7 @@ def main() -> None:
         rows.append({"pipeline": name, "dataset": data.name, **summary, "runs": runs})
     write_json(
         arguments.output,
-        {"machine": {"cpus": os.cpu_count(), "processor": platform.machine()}, "rows": rows},
+        {"machine": machine_description(), "rows": rows},
     )
     print(f"written to {arguments.output}")
 

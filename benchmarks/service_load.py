@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import io
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from aesearch_utils import config
+from aesearch_utils.course.machine import machine_description
 from aesearch_utils.data import load_dataset
 from aesearch_utils.io import write_json
 from aesearch_utils.service.app import free_port
@@ -144,7 +144,7 @@ def main() -> None:
         "service": measured,
         "in_process_searches_per_s": round(in_process, 1),
         "goals": {"errors": 0, "latency_p99_ms_below": 250, "share_of_in_process_at_least": 0.5},
-        "machine": {"cpus": os.cpu_count(), "processor": platform.machine()},
+        "machine": machine_description(),
     }
     print(result, flush=True)
     write_json(arguments.output, result)

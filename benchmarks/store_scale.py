@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -31,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from aesearch_utils import config
+from aesearch_utils.course.machine import machine_description
 from aesearch_utils.io import write_json
 from aesearch_utils.search.neighbours import nearest_neighbours, unit_vectors
 from aesearch_utils.store.record import GalleryRecord
@@ -138,7 +137,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             result[kind] = measure(kind, rows, arguments.dim, Path(folder))
         print(kind, result[kind], flush=True)
-    result["machine"] = {"cpus": os.cpu_count(), "processor": platform.machine()}
+    result["machine"] = machine_description()
     write_json(arguments.output, result)
 
 

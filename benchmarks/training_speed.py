@@ -9,8 +9,11 @@ on the first ``--images`` training images, uncached, for ``--epochs`` epochs;
 the mean epoch time (the first epoch's tracing included, as in a real run) is
 scaled to the whole training split, so that the figures read as "seconds per
 epoch of the course's training". The Keras backend is whichever
-``KERAS_BACKEND`` names (TensorFlow by default); rows from other backends and
-datasets already in the output file are kept, so one file compares them.
+``KERAS_BACKEND`` names (TensorFlow by default, with its oneDNN kernels on:
+``TF_ENABLE_ONEDNN_OPTS=0`` measures TensorFlow's own default on a CPU
+without AVX-512, a row of its own); rows of other backends and datasets
+already in the output file are kept when they were measured on the same
+machine, so one file compares them.
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 from pathlib import Path
 
 from aesearch_utils import config
 from aesearch_utils.backend import keras
+from aesearch_utils.course.machine import machine_description
 from aesearch_utils.data import load_dataset, subset
 from aesearch_utils.io import write_json
 from aesearch_utils.models import model_names
@@ -46,7 +49,12 @@ def main() -> None:
     data = subset(full, arguments.images, None)
     scale = len(full.x_train) / len(data.x_train)
     backend = keras.backend.backend()
+    if backend == "tensorflow" and os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0":
+        backend = "tensorflow, oneDNN off"
+    machine = machine_description()
     earlier = json.loads(arguments.output.read_text()) if arguments.output.exists() else {}
+    if earlier.get("machine") != machine:
+        earlier = {}  # another machine's seconds are not comparable with this one's
     rows = [
         row
         for row in earlier.get("rows", [])
@@ -77,7 +85,7 @@ def main() -> None:
     write_json(
         arguments.output,
         {
-            "machine": {"cpus": os.cpu_count(), "processor": platform.machine()},
+            "machine": machine,
             "images_timed": arguments.images,
             "epochs_timed": arguments.epochs,
             "rows": rows,

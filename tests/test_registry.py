@@ -1,5 +1,6 @@
 """The registered pipelines: what validation chose, built with one seed throughout."""
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -64,7 +65,10 @@ def fake_training(monkeypatch, model_name: str, input_shape) -> list[int]:
     def train_model(name, data, epochs=None, seed=0):
         seeds.append(seed)
         return SimpleNamespace(
-            model=build_autoencoder(model_name, input_shape, 32), seconds_per_epoch=0, epochs_run=0
+            model=build_autoencoder(model_name, input_shape, 32),
+            seconds_per_epoch=0,
+            epochs_run=0,
+            path=Path("never-saved.keras"),
         )
 
     monkeypatch.setattr(training, "train_model", train_model)

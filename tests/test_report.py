@@ -17,9 +17,15 @@ def test_readme_tables_match_the_committed_results():
 
 
 def test_a_marked_table_is_regenerated(tmp_path):
-    write_json(tmp_path / "notebook_times.json", {"02_b": 61.2, "01_a": 9.6})
+    machine = {"cpus": 2, "processor": "x86_64", "cpu_model": "AMD EPYC"}
+    write_json(
+        tmp_path / "notebook_times.json",
+        {"machine": machine, "seconds": {"02_b": 61.2, "01_a": 9.6}},
+    )
     text = "intro\n<!-- table:notebook_times -->\nold\n<!-- /table -->\nend\n"
-    write_json(tmp_path / "notebook_times_rerun.json", {"02_b": 5.0})
+    write_json(
+        tmp_path / "notebook_times_rerun.json", {"machine": machine, "seconds": {"02_b": 5.0}}
+    )
     rendered = report.render_readme(text, tmp_path)
     header = "| notebook (full profile) | first run, empty caches | rerun, everything cached |"
     assert rendered.startswith(f"intro\n<!-- table:notebook_times -->\n{header}")
@@ -27,17 +33,20 @@ def test_a_marked_table_is_regenerated(tmp_path):
     assert "| **total** | 1.2 min | 0.1 min |" in rendered
     assert (
         "Goals: first run within 60 min: met (1.2 min); rerun within 5 min: met (0.1 min); "
-        "every notebook within 10 min: met." in rendered
+        "every notebook within 10 min: met. Measured on 2 CPU cores (AMD EPYC)." in rendered
     )
     assert rendered.endswith("<!-- /table -->\nend\n") and "old" not in rendered
 
 
 def test_the_time_goals_name_what_missed_them(tmp_path):
-    write_json(tmp_path / "notebook_times.json", {"10_cifar": 1115.0, "12_search": 2700.0})
+    write_json(
+        tmp_path / "notebook_times.json",
+        {"machine": {"cpus": 2, "processor": "x86_64"}, "seconds": {"10_a": 1115.0, "12_b": 2700}},
+    )
     rendered = report.render_readme("<!-- table:notebook_times -->\n<!-- /table -->", tmp_path)
     assert (
         "Goals: first run within 60 min: **missed** (63.6 min); every notebook within 10 min: "
-        "**missed** (over it: 10_cifar, 12_search)." in rendered
+        "**missed** (over it: 10_a, 12_b)." in rendered
     )
 
 
@@ -234,14 +243,17 @@ def test_the_training_speed_table_has_a_column_per_backend_and_batch_size(tmp_pa
         for backend, batch, seconds in (("tensorflow", 128, 5.87), ("jax", 128, 3.9))
     ] + [{"dataset": "cifar10", "backend": "tensorflow", "model": "conv_deep", "batch_size": 128,
           "seconds_per_epoch": 52.8}]  # fmt: skip
+    machine = {"cpus": 2, "processor": "x86_64", "cpu_model": "AMD EPYC"}
+    machine["vector_extension"] = "avx2"
     write_json(
         tmp_path / "training_speed.json",
-        {"machine": {"cpus": 2}, "images_timed": 10000, "epochs_timed": 2, "rows": rows},
+        {"machine": machine, "images_timed": 10000, "epochs_timed": 2, "rows": rows},
     )
     lines = report.training_speed_table(tmp_path).splitlines()
     assert lines[0] == "| dataset | model | tensorflow, batch 128 (s) | jax, batch 128 (s) |"
     assert lines[2:4] == ["| mnist | dense | 5.9 | 3.9 |", "| cifar10 | conv_deep | 52.8 |  |"]
     assert lines[-1].startswith("Mean of 2 epochs on 10,000 images")
+    assert lines[-1].endswith("Measured on 2 CPU cores (AMD EPYC, avx2).")
 
 
 def test_the_seed_spread_table_reads_its_results_file(tmp_path):

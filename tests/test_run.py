@@ -48,10 +48,9 @@ def test_runs_in_order_records_times_and_passes_the_profile(tmp_path, capsys):
     times = run.run("smoke", output_dir=output, notebooks_dir=notebooks)
 
     assert list(times) == ["01_first", "02_second"]
-    assert json.loads((output / "results" / "notebook_times.json").read_text()).keys() == {
-        "01_first",
-        "02_second",
-    }
+    record = json.loads((output / "results" / "notebook_times.json").read_text())
+    assert record["seconds"].keys() == {"01_first", "02_second"}
+    assert record["machine"]["cpus"] >= 1 and record["machine"]["cpu_model"]
     executed = nbformat.read(output / "notebooks" / "02_second.ipynb", as_version=4)
     assert str(output) in executed.cells[-1].outputs[0].text
     printed = capsys.readouterr().out
@@ -79,7 +78,8 @@ def test_the_plan_and_progress_and_a_partial_run_leaves_the_record_alone(tmp_pat
     output = tmp_path / "out"
     record = output / "results" / "notebook_times.json"
     record.parent.mkdir(parents=True)
-    record.write_text(json.dumps({"01_first": 60.0, "02_second": 120.0}))
+    recorded = {"machine": {"cpus": 2}, "seconds": {"01_first": 60.0, "02_second": 120.0}}
+    record.write_text(json.dumps(recorded))
 
     run.run("smoke", ["02"], output_dir=output, notebooks_dir=notebooks)
 
@@ -87,10 +87,10 @@ def test_the_plan_and_progress_and_a_partial_run_leaves_the_record_alone(tmp_pat
     assert "plan (smoke profile): 1 notebook run(s)" in printed
     assert "02_second" in printed and "120 s last time" in printed and "about 2 min" in printed
     assert "[1/1] 02_second (smoke)" in printed and "min so far" in printed
-    assert json.loads(record.read_text()) == {"01_first": 60.0, "02_second": 120.0}
+    assert json.loads(record.read_text()) == recorded
 
     run.run("smoke", output_dir=output, notebooks_dir=notebooks)
     printed = capsys.readouterr().out
     assert "about 2 min left" in printed  # after the first, the second's recorded 120 s
-    assert json.loads(record.read_text()).keys() == {"01_first", "02_second"}
-    assert json.loads(record.read_text())["02_second"] < 60  # replaced by this whole run
+    assert json.loads(record.read_text())["seconds"].keys() == {"01_first", "02_second"}
+    assert json.loads(record.read_text())["seconds"]["02_second"] < 60  # this whole run's

@@ -29,6 +29,7 @@ from aesearch_utils.course.ablation import (
     target_verdict,
 )
 from aesearch_utils.course.benchmark import CLASSIC_BASELINES, COURSE_MODELS, verdict
+from aesearch_utils.course.machine import machine_line
 from aesearch_utils.course.robustness import CLEAN
 from aesearch_utils.course.run import RERUN_TIMES_FILE, TIME_GOALS_MINUTES, TIMES_FILE
 from aesearch_utils.course.seed_reports import reported
@@ -89,15 +90,16 @@ def data_loading_table(results_dir: Path) -> str:
         for name, info in _catalogue_order(measured["datasets"])
     ]
     table = markdown_table(["dataset", "read from", "first load", "cached load (median)"], rows)
-    return table + f"\nMeasured on {machine['cpus']} CPU cores ({machine['processor']}).\n"
+    return table + f"\n{machine_line(machine)}\n"
 
 
 def notebook_times_table(results_dir: Path) -> str:
     """The full profile's wall times: a first run from empty caches, then a rerun with
     everything cached (where measured)."""
-    first = _read(results_dir, TIMES_FILE)
+    record = _read(results_dir, TIMES_FILE)
+    first = record["seconds"]
     rerun_path = results_dir / RERUN_TIMES_FILE
-    rerun = _read(results_dir, rerun_path.name) if rerun_path.is_file() else {}
+    rerun = _read(results_dir, rerun_path.name)["seconds"] if rerun_path.is_file() else {}
     rows = [
         [name, f"{seconds:.0f} s", f"{rerun[name]:.0f} s" if name in rerun else ""]
         for name, seconds in sorted(first.items())
@@ -110,7 +112,10 @@ def notebook_times_table(results_dir: Path) -> str:
         ]
     )
     header = ["notebook (full profile)", "first run, empty caches", "rerun, everything cached"]
-    return markdown_table(header, rows) + "\n" + _time_goals(first, rerun) + "\n"
+    return (
+        markdown_table(header, rows)
+        + f"\n{_time_goals(first, rerun)} {machine_line(record['machine'])}\n"
+    )
 
 
 def _time_goals(first: dict[str, float], rerun: dict[str, float]) -> str:
@@ -157,7 +162,7 @@ def training_speed_table(results_dir: Path) -> str:
     table = markdown_table(["dataset", "model", *(f"{name} (s)" for name in wide.columns)], rows)
     return table + (
         f"\nMean of {record['epochs_timed']} epochs on {record['images_timed']:,} images, "
-        f"scaled to the whole training split; {record['machine']['cpus']} CPU cores.\n"
+        f"scaled to the whole training split. {machine_line(record['machine'])}\n"
     )
 
 
@@ -232,7 +237,7 @@ def search_speed_table(results_dir: Path) -> str:
         ]
     machine = measured["machine"]
     table = markdown_table(["search", "time", "recall@10 vs exact"], rows)
-    return table + f"\nMeasured on {machine['cpus']} CPU cores ({machine['processor']}).\n"
+    return table + f"\n{machine_line(machine)}\n"
 
 
 def _benchmark_profiles(table: pd.DataFrame) -> dict[tuple[str, str], str]:
@@ -519,10 +524,7 @@ def pipeline_reopen_table(results_dir: Path) -> str:
     table = markdown_table(
         [f"{measured['pipeline']}, {measured['gallery_images']:,} images", "time"], rows
     )
-    return table + (
-        f"\nMedian of {measured['repeats']} fresh processes on {machine['cpus']} CPU cores "
-        f"({machine['processor']}).\n"
-    )
+    return table + (f"\nMedian of {measured['repeats']} fresh processes. {machine_line(machine)}\n")
 
 
 def service_load_table(results_dir: Path) -> str:
@@ -548,9 +550,7 @@ def service_load_table(results_dir: Path) -> str:
         "in-process, 1 thread",
         "goal",
     ]
-    return markdown_table(header, rows) + (
-        f"\nMeasured on {machine['cpus']} CPU cores ({machine['processor']}).\n"
-    )
+    return markdown_table(header, rows) + (f"\n{machine_line(machine)}\n")
 
 
 def store_scale_table(results_dir: Path) -> str:
@@ -575,9 +575,7 @@ def store_scale_table(results_dir: Path) -> str:
         "peak memory", "one query, p50", "recall@10", "on disk",
     ]  # fmt: skip
     machine = measured["machine"]
-    return markdown_table(header, rows) + (
-        f"\nMeasured on {machine['cpus']} CPU cores ({machine['processor']}).\n"
-    )
+    return markdown_table(header, rows) + (f"\n{machine_line(machine)}\n")
 
 
 TABLES: dict[str, Callable[[Path], str]] = {

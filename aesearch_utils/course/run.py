@@ -13,8 +13,9 @@ the time elapsed and an estimate of what is left.
 
 Executed notebooks go to ``build/<profile>/notebooks/`` (or ``--output-dir``).
 The wall times are a record of one whole run: only a run of every notebook
-writes ``notebook_times.json`` in the profile's results folder, and it
-replaces the file; a run of some notebooks writes its times to
+writes ``notebook_times.json`` in the profile's results folder (the seconds
+per notebook run, and the machine they were measured on), and it replaces
+the file; a run of some notebooks writes its times to
 ``build/<profile>/notebook_times_partial.json`` instead. A failing notebook
 names its failing cell, and the run stops with exit status 1 (recording
 nothing).
@@ -32,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aesearch_utils import config
+from aesearch_utils.course.machine import machine_description
 from aesearch_utils.course.profiles import PROFILES, notebook_runs, output_dirs
 from aesearch_utils.errors import AesearchError, UnknownNameError
 from aesearch_utils.io import write_json
@@ -177,7 +179,7 @@ def run(
             + (f", about {left / 60:.0f} min left" if left is not None else ""),
             flush=True,
         )
-    write_json(times_path, times)
+    write_json(times_path, {"machine": machine_description(), "seconds": times})
     if not whole:
         print(f"times of this partial run: {times_path} (the record is of whole runs only)")
     return times
@@ -211,8 +213,8 @@ def _estimate(names: Sequence[str], recorded: dict[str, float]) -> float | None:
 
 def _read_times(path: Path) -> dict[str, float]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return json.loads(path.read_text(encoding="utf-8"))["seconds"]
+    except (OSError, ValueError, KeyError, TypeError):
         return {}
 
 

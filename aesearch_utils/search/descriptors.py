@@ -52,6 +52,9 @@ class HOGEncoder:
         blocks = (height // HOG_CELL - HOG_BLOCK + 1) * (width // HOG_CELL - HOG_BLOCK + 1)
         return blocks * HOG_BLOCK * HOG_BLOCK * HOG_ORIENTATIONS
 
+    def cache_identity(self) -> str:
+        return f"hog|{self.image_shape}"
+
     def encode(self, images: np.ndarray) -> np.ndarray:
         from skimage.feature import hog
 

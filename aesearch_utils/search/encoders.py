@@ -17,6 +17,7 @@ search core loads in a fraction of a second.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,6 +32,7 @@ from aesearch_utils.errors import (
     UnknownNameError,
 )
 from aesearch_utils.search.descriptors import ColourHistogramEncoder, HOGEncoder
+from aesearch_utils.search.feature_cache import cached_features
 from aesearch_utils.search.feature_spec import ModelFeatures
 from aesearch_utils.search.neighbours import unit_vectors
 from aesearch_utils.search.whitening import Whitening
@@ -71,9 +73,16 @@ def check_images(images: np.ndarray, expected_shape: tuple[int, ...] | None = No
 
 def encode_images(encoder: Encoder, images: np.ndarray, progress: bool = False) -> np.ndarray:
     """``encoder.encode`` over ``images`` a block at a time (with a progress bar in JupyterLab
-    when ``progress``)."""
-    return map_blocks(
-        encoder.encode, images, progress=f"encoding with {encoder.name}" if progress else ""
+    when ``progress``), read from the :mod:`~aesearch_utils.search.feature_cache` when this
+    encoder has encoded these images before."""
+    if isinstance(encoder, ConcatenatedEncoder):
+        return encoder.join(encode_images(part, images, progress) for part, _ in encoder.parts)
+    return cached_features(
+        encoder,
+        images,
+        lambda: map_blocks(
+            encoder.encode, images, progress=f"encoding with {encoder.name}" if progress else ""
+        ),
     )
 
 
@@ -175,6 +184,9 @@ class LayerEncoder:
 
     Args:
         extractor: a Keras model from images to the features.
+        source: the trained model's file identity
+            (:func:`~aesearch_utils.search.feature_cache.file_identity`); with it, encoded
+            galleries are cached.
     """
 
     def __init__(
@@ -185,12 +197,14 @@ class LayerEncoder:
         stretch_levels: bool = False,
         flip_average: bool = False,
         unit_length: bool = False,
+        source: str | None = None,
     ) -> None:
         self.extractor = extractor
         self.name = name
         self.stretch_levels = stretch_levels
         self.flip_average = flip_average
         self.unit_length = unit_length
+        self.source = source
 
     @classmethod
     def from_autoencoder(
@@ -201,6 +215,7 @@ class LayerEncoder:
         stretch_levels: bool = False,
         flip_average: bool = False,
         unit_length: bool = False,
+        source: str | None = None,
     ) -> LayerEncoder:
         """The ``features`` of a trained :class:`~aesearch_utils.models.Autoencoder`."""
         from aesearch_utils.backend import keras
@@ -213,11 +228,19 @@ class LayerEncoder:
             stretch_levels=stretch_levels,
             flip_average=flip_average,
             unit_length=unit_length,
+            source=source,
         )
 
     @property
     def output_dim(self) -> int:
         return int(np.prod(self.extractor.output.shape[1:]))
+
+    def cache_identity(self) -> str | None:
+        if self.source is None:
+            return None
+        # the name is the feature spec's text: the layer and the modifiers
+        modifiers = self.stretch_levels, self.flip_average, self.unit_length
+        return f"layer|{self.source}|{self.name}|{self.output_dim}|{modifiers}"
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         vectors = map_blocks(self._encode, images)
@@ -292,10 +315,14 @@ class ConcatenatedEncoder:
         return self
 
     def encode(self, images: np.ndarray) -> np.ndarray:
+        return self.join(encoder.encode(images) for encoder, _ in self.parts)
+
+    def join(self, part_features: Iterable[np.ndarray]) -> np.ndarray:
+        """Each part's features (in the order of ``parts``) whitened, unit length, side by side."""
         return np.hstack(
             [
-                unit_vectors(whitening.transform(encoder.encode(images)))
-                for encoder, whitening in self.parts
+                unit_vectors(whitening.transform(features))
+                for (_, whitening), features in zip(self.parts, part_features, strict=True)
             ]
         )
 

@@ -35,6 +35,7 @@ from aesearch_utils.search.encoders import (
     PCAEncoder,
     PixelEncoder,
 )
+from aesearch_utils.search.feature_cache import file_identity
 from aesearch_utils.search.feature_spec import (
     ColourFeatures,
     ConcatenatedFeatures,
@@ -198,6 +199,7 @@ def features_encoder(
             stretch_levels=spec.stretch_levels,
             flip_average=spec.flip_average,
             unit_length=spec.unit_length,
+            source=file_identity(trained[-1].path),
         )
     else:
         raise InvalidInputError(f"not a feature spec: {spec!r}")

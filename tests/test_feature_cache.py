@@ -1,0 +1,116 @@
+import numpy as np
+import pytest
+
+from aesearch_utils.search import feature_cache
+from aesearch_utils.search.encoders import ConcatenatedEncoder, encode_images
+from aesearch_utils.search.feature_cache import MIN_CACHED_ROWS, file_identity
+from aesearch_utils.search.whitening import Whitening
+
+ROWS = MIN_CACHED_ROWS + 10
+
+
+class CountingEncoder:
+    """Mean and spread of each image, counting the rows it encodes."""
+
+    def __init__(self, identity: str | None = "counting|1") -> None:
+        self.name = "counting"
+        self.identity = identity
+        self.rows_encoded = 0
+
+    @property
+    def output_dim(self) -> int:
+        return 2
+
+    def cache_identity(self) -> str | None:
+        return self.identity
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        self.rows_encoded += len(images)
+        flat = images.reshape(len(images), -1).astype(np.float32)
+        return np.stack([flat.mean(axis=1), flat.std(axis=1)], axis=1)
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("AESEARCH_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("AESEARCH_FEATURES_CACHE", raising=False)
+    return tmp_path / "features"
+
+
+def images(rows: int = ROWS, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (rows, 4, 4, 1), dtype=np.uint8)
+
+
+def test_a_gallery_is_encoded_once_then_read_back(cache_dir):
+    encoder, gallery = CountingEncoder(), images()
+
+    first = encode_images(encoder, gallery)
+    second = encode_images(encoder, gallery)
+
+    assert encoder.rows_encoded == ROWS
+    np.testing.assert_array_equal(first, second)
+    assert len(list(cache_dir.glob("*.npy"))) == 1
+
+
+def test_other_images_or_another_encoder_are_encoded_anew(cache_dir):
+    encoder = CountingEncoder()
+    encode_images(encoder, images(seed=0))
+    encode_images(encoder, images(seed=1))
+    encode_images(CountingEncoder("counting|2"), images(seed=0))
+    assert encoder.rows_encoded == 2 * ROWS
+    assert len(list(cache_dir.glob("*.npy"))) == 3
+
+
+@pytest.mark.parametrize(
+    ("rows", "identity", "switch"),
+    [(MIN_CACHED_ROWS - 1, "counting|1", ""), (ROWS, None, ""), (ROWS, "counting|1", "0")],
+    ids=["a small batch", "an encoder without identity", "the cache switched off"],
+)
+def test_what_is_never_cached(cache_dir, monkeypatch, rows, identity, switch):
+    if switch:
+        monkeypatch.setenv("AESEARCH_FEATURES_CACHE", switch)
+    encoder, batch = CountingEncoder(identity), images(rows)
+    encode_images(encoder, batch)
+    encode_images(encoder, batch)
+    assert encoder.rows_encoded == 2 * rows
+    assert not cache_dir.exists()
+
+
+def test_an_unreadable_entry_is_encoded_again_and_replaced(cache_dir):
+    encoder, gallery = CountingEncoder(), images()
+    expected = encode_images(encoder, gallery)
+    (entry,) = cache_dir.glob("*.npy")
+    entry.write_bytes(entry.read_bytes()[:100])  # a crash mid-write would leave no entry at all
+
+    np.testing.assert_array_equal(encode_images(encoder, gallery), expected)
+    assert encoder.rows_encoded == 2 * ROWS
+    np.testing.assert_array_equal(np.load(entry), expected)
+
+
+def test_a_concatenation_encodes_the_gallery_once_to_fit_and_index_it(cache_dir):
+    left, right = CountingEncoder("left"), CountingEncoder("right")
+    gallery = images()
+    concatenation = ConcatenatedEncoder([(left, Whitening(2)), (right, Whitening(2))])
+
+    concatenation.fit(gallery)
+    features = encode_images(concatenation, gallery)
+
+    assert (left.rows_encoded, right.rows_encoded) == (ROWS, ROWS)
+    np.testing.assert_allclose(features, concatenation.encode(gallery), rtol=1e-5, atol=1e-6)
+
+
+def test_a_changed_file_has_another_identity(tmp_path):
+    model = tmp_path / "model.keras"
+    assert file_identity(model) is None
+    model.write_bytes(b"first weights")
+    before = file_identity(model)
+    model.write_bytes(b"weights trained again")
+    assert before is not None and file_identity(model) not in (None, before)
+
+
+def test_a_change_of_the_feature_code_encodes_anew(cache_dir, monkeypatch):
+    encoder, gallery = CountingEncoder(), images()
+    encode_images(encoder, gallery)
+    monkeypatch.setattr(feature_cache, "_code_version", lambda: "edited")
+    encode_images(encoder, gallery)
+    assert encoder.rows_encoded == 2 * ROWS
