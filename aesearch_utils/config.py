@@ -7,7 +7,7 @@ code points at a machine-specific path:
     Folder searched for dataset files before anything is downloaded
     (default: ``data/`` at the project root).
 ``AESEARCH_CACHE_DIR``
-    Folder for decoded dataset arrays and encoded galleries (default: ``data/cache/``).
+    Folder for decoded dataset arrays, encoded galleries and searches (default: ``data/cache/``).
 ``AESEARCH_HOME``
     The project root itself (default: the folder holding ``pyproject.toml``
     next to this package, or the current folder for a non-editable install).
@@ -15,9 +15,9 @@ code points at a machine-specific path:
     Set to ``1`` to never try a download.
 ``AESEARCH_GALLERIES_DIR``
     Folder of the search service's galleries (default: ``data/galleries/``).
-``AESEARCH_FEATURES_CACHE``
-    Set to ``0`` to stop keeping encoded galleries in ``<cache dir>/features/``
-    (see :mod:`aesearch_utils.search.feature_cache`).
+``AESEARCH_ARRAY_CACHE``
+    Set to ``0`` to stop keeping encoded galleries and exact searches in
+    ``<cache dir>/arrays/`` (see :mod:`aesearch_utils.search.array_cache`).
 
 A relative ``AESEARCH_DATA_DIR`` or ``AESEARCH_CACHE_DIR`` is taken relative to
 the project root, not to the current folder: notebook kernels run inside
@@ -35,7 +35,7 @@ CACHE_DIR_VARIABLE = "AESEARCH_CACHE_DIR"
 HOME_VARIABLE = "AESEARCH_HOME"
 OFFLINE_VARIABLE = "AESEARCH_OFFLINE"
 GALLERIES_DIR_VARIABLE = "AESEARCH_GALLERIES_DIR"
-FEATURES_CACHE_VARIABLE = "AESEARCH_FEATURES_CACHE"
+ARRAY_CACHE_VARIABLE = "AESEARCH_ARRAY_CACHE"
 HEADLESS_VARIABLE = "AESEARCH_HEADLESS"
 """Set to ``1`` by the runner: notebooks print concise logs instead of progress bars."""
 
@@ -94,9 +94,9 @@ def is_headless() -> bool:
     return os.environ.get(HEADLESS_VARIABLE) == "1"
 
 
-def features_cache_enabled() -> bool:
-    """False when ``AESEARCH_FEATURES_CACHE`` is set to a false value."""
-    return os.environ.get(FEATURES_CACHE_VARIABLE, "").strip().lower() not in {"0", "false", "no"}
+def array_cache_enabled() -> bool:
+    """False when ``AESEARCH_ARRAY_CACHE`` is set to a false value."""
+    return os.environ.get(ARRAY_CACHE_VARIABLE, "").strip().lower() not in {"0", "false", "no"}
 
 
 def downloads_allowed() -> bool:

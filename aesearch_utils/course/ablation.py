@@ -12,7 +12,6 @@ table into the registered recipe.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from aesearch_utils.data.dataset import Dataset
 from aesearch_utils.data.perturbations import PERTURBATIONS, perturb
 from aesearch_utils.data.preprocessing import train_validation_split
 from aesearch_utils.errors import DataNotFoundError, InvalidInputError, UnknownNameError
+from aesearch_utils.search.array_cache import CostTimer
 from aesearch_utils.search.encoders import Encoder, encode_images
 from aesearch_utils.search.feature_spec import is_baseline, parse_features
 from aesearch_utils.search.metrics import bootstrap_interval, precision_at_k, retrieval_scores
@@ -69,10 +69,10 @@ class EncodedSplit:
 
 
 def encode_split(encoder: Encoder, split: ValidationSplit) -> EncodedSplit:
-    start = time.perf_counter()
-    gallery = encode_images(encoder, split.gallery)
-    queries = encode_images(encoder, split.queries)
-    return EncodedSplit(encoder, gallery, queries, time.perf_counter() - start)
+    with CostTimer() as encoding:
+        gallery = encode_images(encoder, split.gallery)
+        queries = encode_images(encoder, split.queries)
+    return EncodedSplit(encoder, gallery, queries, encoding.seconds)
 
 
 def ablation_table(
@@ -99,11 +99,11 @@ def ablation_table(
             dims = setting.get("whiten_dims")
             if dims and dims > features.gallery.shape[1]:
                 continue
-            start = time.perf_counter()
-            pipeline = SearchPipeline(features.encoder, **setting).fit_features(
-                features.gallery, split.gallery_labels, split.gallery.shape[1:], axes
-            )
-            labels = pipeline.query_features(features.queries, map_k).labels
+            with CostTimer() as searching:
+                pipeline = SearchPipeline(features.encoder, **setting).fit_features(
+                    features.gallery, split.gallery_labels, split.gallery.shape[1:], axes
+                )
+                labels = pipeline.query_features(features.queries, map_k).labels
             rows.append(
                 {
                     "features": features.encoder.name,
@@ -112,7 +112,7 @@ def ablation_table(
                     "whiten_power": setting.get("whiten_power", 0.5) if dims else 0.0,
                     "expansion_k": setting.get("expansion_k", 0),
                     **retrieval_scores(split.query_labels, labels, split.gallery_labels, k, map_k),
-                    "seconds": round(time.perf_counter() - start + features.encode_seconds, 1),
+                    "seconds": round(searching.seconds + features.encode_seconds, 1),
                 }
             )
     return pd.DataFrame(rows)
@@ -508,10 +508,10 @@ def baseline_pipelines(
     }
     pipelines = {}
     for name, (features, setting) in specs.items():
-        start = time.perf_counter()
-        encoder = features_encoder(features, data, data.x_train, seed=seed)
-        pipeline = SearchPipeline(encoder, **setting).fit(data.x_train, data.y_train)
-        pipelines[name] = (pipeline, time.perf_counter() - start)
+        with CostTimer() as fitting:
+            encoder = features_encoder(features, data, data.x_train, seed=seed)
+            pipeline = SearchPipeline(encoder, **setting).fit(data.x_train, data.y_train)
+        pipelines[name] = (pipeline, fitting.seconds)
     return pipelines
 
 

@@ -19,11 +19,13 @@ instead of being written into the shared graph.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from aesearch_utils.errors import CorruptDataError, InvalidInputError, UnknownNameError
+from aesearch_utils.search.array_cache import array_digest, cached_neighbours
 from aesearch_utils.search.neighbours import (
     METRICS,
     exact_index,
@@ -75,7 +77,18 @@ class ExactBackend:
     ) -> tuple[np.ndarray, np.ndarray]:
         if self._flat is None:
             return nearest_neighbours(queries, self._vectors, k, self.metric)
-        return search_exact_index(self._flat, queries, k, self.metric)
+        flat = self._flat
+        return cached_neighbours(
+            lambda: self._gallery_digest,
+            queries,
+            k,
+            self.metric,
+            lambda: search_exact_index(flat, queries, k, self.metric),
+        )
+
+    @cached_property
+    def _gallery_digest(self) -> str:
+        return array_digest(self._vectors)
 
     def options(self) -> dict[str, Any]:
         return {}

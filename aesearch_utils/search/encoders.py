@@ -31,8 +31,8 @@ from aesearch_utils.errors import (
     InvalidInputError,
     UnknownNameError,
 )
+from aesearch_utils.search.array_cache import cached_features
 from aesearch_utils.search.descriptors import ColourHistogramEncoder, HOGEncoder
-from aesearch_utils.search.feature_cache import cached_features
 from aesearch_utils.search.feature_spec import ModelFeatures
 from aesearch_utils.search.neighbours import unit_vectors
 from aesearch_utils.search.whitening import Whitening
@@ -73,7 +73,7 @@ def check_images(images: np.ndarray, expected_shape: tuple[int, ...] | None = No
 
 def encode_images(encoder: Encoder, images: np.ndarray, progress: bool = False) -> np.ndarray:
     """``encoder.encode`` over ``images`` a block at a time (with a progress bar in JupyterLab
-    when ``progress``), read from the :mod:`~aesearch_utils.search.feature_cache` when this
+    when ``progress``), read from the :mod:`~aesearch_utils.search.array_cache` when this
     encoder has encoded these images before."""
     if isinstance(encoder, ConcatenatedEncoder):
         return encoder.join(encode_images(part, images, progress) for part, _ in encoder.parts)
@@ -185,7 +185,7 @@ class LayerEncoder:
     Args:
         extractor: a Keras model from images to the features.
         source: the trained model's file identity
-            (:func:`~aesearch_utils.search.feature_cache.file_identity`); with it, encoded
+            (:func:`~aesearch_utils.search.array_cache.file_identity`); with it, encoded
             galleries are cached.
     """
 

@@ -16,7 +16,6 @@ this module, or searching a saved pipeline of raw pixels or PCA, stays light.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 from aesearch_utils.data.dataset import Dataset
 from aesearch_utils.data.loading import load_dataset
 from aesearch_utils.errors import InvalidInputError, UnknownNameError
+from aesearch_utils.search.array_cache import CostTimer, file_identity
 from aesearch_utils.search.descriptors import ColourHistogramEncoder, HOGEncoder
 from aesearch_utils.search.encoders import (
     ConcatenatedEncoder,
@@ -35,7 +35,6 @@ from aesearch_utils.search.encoders import (
     PCAEncoder,
     PixelEncoder,
 )
-from aesearch_utils.search.feature_cache import file_identity
 from aesearch_utils.search.feature_spec import (
     ColourFeatures,
     ConcatenatedFeatures,
@@ -136,15 +135,15 @@ def build_pipeline(
         )
     trained: list[TrainedAutoencoder] = []
     encoder = features_encoder(recipe.features, data, data.x_train, epochs, seed, trained)
-    start = time.perf_counter()
-    pipeline = SearchPipeline(encoder, **recipe.settings()).fit(data.x_train, data.y_train)
+    with CostTimer() as fitting:
+        pipeline = SearchPipeline(encoder, **recipe.settings()).fit(data.x_train, data.y_train)
     pipeline.metadata = {
         "pipeline": name,
         "dataset": data.name,
         "class_names": list(data.class_names),
         "description": recipe.description,
     }
-    return BuiltPipeline(name, recipe, pipeline, time.perf_counter() - start, trained)
+    return BuiltPipeline(name, recipe, pipeline, fitting.seconds, trained)
 
 
 def features_encoder(

@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
 
-from aesearch_utils.search import feature_cache
-from aesearch_utils.search.encoders import ConcatenatedEncoder, encode_images
-from aesearch_utils.search.feature_cache import MIN_CACHED_ROWS, file_identity
+from aesearch_utils.search import array_cache, neighbours
+from aesearch_utils.search.array_cache import MIN_CACHED_ROWS, CostTimer, file_identity
+from aesearch_utils.search.encoders import ConcatenatedEncoder, PixelEncoder, encode_images
+from aesearch_utils.search.index import ImageIndex
+from aesearch_utils.search.neighbours import nearest_neighbours
 from aesearch_utils.search.whitening import Whitening
 
 ROWS = MIN_CACHED_ROWS + 10
@@ -33,8 +35,8 @@ class CountingEncoder:
 @pytest.fixture
 def cache_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("AESEARCH_CACHE_DIR", str(tmp_path))
-    monkeypatch.delenv("AESEARCH_FEATURES_CACHE", raising=False)
-    return tmp_path / "features"
+    monkeypatch.delenv("AESEARCH_ARRAY_CACHE", raising=False)
+    return tmp_path / "arrays" / "features"
 
 
 def images(rows: int = ROWS, seed: int = 0) -> np.ndarray:
@@ -49,7 +51,7 @@ def test_a_gallery_is_encoded_once_then_read_back(cache_dir):
 
     assert encoder.rows_encoded == ROWS
     np.testing.assert_array_equal(first, second)
-    assert len(list(cache_dir.glob("*.npy"))) == 1
+    assert len(list(cache_dir.glob("*.npz"))) == 1
 
 
 def test_other_images_or_another_encoder_are_encoded_anew(cache_dir):
@@ -58,7 +60,7 @@ def test_other_images_or_another_encoder_are_encoded_anew(cache_dir):
     encode_images(encoder, images(seed=1))
     encode_images(CountingEncoder("counting|2"), images(seed=0))
     assert encoder.rows_encoded == 2 * ROWS
-    assert len(list(cache_dir.glob("*.npy"))) == 3
+    assert len(list(cache_dir.glob("*.npz"))) == 3
 
 
 @pytest.mark.parametrize(
@@ -68,7 +70,7 @@ def test_other_images_or_another_encoder_are_encoded_anew(cache_dir):
 )
 def test_what_is_never_cached(cache_dir, monkeypatch, rows, identity, switch):
     if switch:
-        monkeypatch.setenv("AESEARCH_FEATURES_CACHE", switch)
+        monkeypatch.setenv("AESEARCH_ARRAY_CACHE", switch)
     encoder, batch = CountingEncoder(identity), images(rows)
     encode_images(encoder, batch)
     encode_images(encoder, batch)
@@ -79,12 +81,13 @@ def test_what_is_never_cached(cache_dir, monkeypatch, rows, identity, switch):
 def test_an_unreadable_entry_is_encoded_again_and_replaced(cache_dir):
     encoder, gallery = CountingEncoder(), images()
     expected = encode_images(encoder, gallery)
-    (entry,) = cache_dir.glob("*.npy")
+    (entry,) = cache_dir.glob("*.npz")
     entry.write_bytes(entry.read_bytes()[:100])  # a crash mid-write would leave no entry at all
 
     np.testing.assert_array_equal(encode_images(encoder, gallery), expected)
     assert encoder.rows_encoded == 2 * ROWS
-    np.testing.assert_array_equal(np.load(entry), expected)
+    with np.load(entry) as stored:
+        np.testing.assert_array_equal(stored["arr_0"], expected)
 
 
 def test_a_concatenation_encodes_the_gallery_once_to_fit_and_index_it(cache_dir):
@@ -111,6 +114,39 @@ def test_a_changed_file_has_another_identity(tmp_path):
 def test_a_change_of_the_feature_code_encodes_anew(cache_dir, monkeypatch):
     encoder, gallery = CountingEncoder(), images()
     encode_images(encoder, gallery)
-    monkeypatch.setattr(feature_cache, "_code_version", lambda: "edited")
+    monkeypatch.setattr(array_cache, "_code_version", lambda: "edited")
     encode_images(encoder, gallery)
     assert encoder.rows_encoded == 2 * ROWS
+
+
+def test_a_large_search_is_kept_and_a_timing_counts_what_the_cache_spared(cache_dir, monkeypatch):
+    rng = np.random.default_rng(0)
+    gallery = rng.normal(size=(500, 8)).astype(np.float32)
+    queries = rng.normal(size=(ROWS, 8)).astype(np.float32)
+    searches = []
+    real_search = neighbours._nearest
+
+    def counted(*arguments):
+        searches.append(arguments[2])
+        return real_search(*arguments)
+
+    monkeypatch.setattr(neighbours, "_nearest", counted)
+    rows, distances = nearest_neighbours(queries, gallery, 5, "cosine")
+    (entry,) = (cache_dir.parent / "neighbours").glob("*.npz")
+    with np.load(entry) as stored:
+        compute_seconds = float(stored["seconds"])
+    with CostTimer() as timer:
+        again = nearest_neighbours(queries, gallery, 5, "cosine")
+    index = ImageIndex(gallery, None, PixelEncoder((2, 4, 1)), (2, 4, 1), "cosine")
+    from_index = index.query_vectors(queries, 5)
+
+    assert searches == [5]
+    assert timer.seconds >= compute_seconds  # the search the cache spared, as if it had run
+    np.testing.assert_array_equal(again[0], rows)
+    np.testing.assert_array_equal(from_index.rows, rows)  # the index's search: the same entry
+    np.testing.assert_allclose(from_index.distances, distances)
+    assert len(list(entry.parent.glob("*.npz"))) == 1
+    nearest_neighbours(queries[:10], gallery, 5, "cosine")
+    nearest_neighbours(queries, gallery, 6, "cosine")
+    assert searches == [5, 5, 6]  # a small batch, and another k, are searched
+    assert len(list(entry.parent.glob("*.npz"))) == 2
