@@ -24,9 +24,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX-512
 # VNNI, BF16 or AMX; elsewhere convolutions fall back to Eigen's, which trained
-# our conv models 2 to 2.3x slower on an AVX2-only 2-core CPU (see the README's
-# training speed table). Asking for oneDNN everywhere costs nothing where it was
-# on already; a user's own setting wins.
+# every one of our conv models slower on an AVX2-only 2-core CPU, most of them
+# about half as fast (the README's training speed table). Asking for oneDNN
+# everywhere costs nothing where it was on already; a user's own setting wins.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 

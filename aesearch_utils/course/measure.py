@@ -42,7 +42,7 @@ def labelled(data: Dataset, purpose: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 TIMED_IMAGES = MIN_CACHED_ROWS // 2
-"""The encoding throughput is timed on this many images: fewer than the feature cache keeps, so
+"""The encoding throughput is timed on this many images: fewer than the array cache keeps, so
 they are always encoded, in a rerun too."""
 
 
