@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from aesearch_utils.search import array_cache, neighbours
+from aesearch_utils.search import array_cache, neighbours, whitening
 from aesearch_utils.search.array_cache import MIN_CACHED_ROWS, CostTimer, file_identity
 from aesearch_utils.search.encoders import ConcatenatedEncoder, PixelEncoder, encode_images
 from aesearch_utils.search.index import ImageIndex
 from aesearch_utils.search.neighbours import nearest_neighbours
-from aesearch_utils.search.whitening import Whitening
+from aesearch_utils.search.whitening import Whitening, principal_axes
 
 ROWS = MIN_CACHED_ROWS + 10
 
@@ -150,3 +150,19 @@ def test_a_large_search_is_kept_and_a_timing_counts_what_the_cache_spared(cache_
     nearest_neighbours(queries, gallery, 6, "cosine")
     assert searches == [5, 5, 6]  # a small batch, and another k, are searched
     assert len(list(entry.parent.glob("*.npz"))) == 2
+
+
+def test_a_large_gallerys_principal_axes_are_fitted_once(cache_dir, monkeypatch):
+    vectors = np.random.default_rng(0).normal(size=(ROWS, 3)).astype(np.float32)
+    fits = []
+    real_fit = whitening._principal_axes
+    monkeypatch.setattr(whitening, "_principal_axes", lambda v: fits.append(1) or real_fit(v))
+
+    first, second = principal_axes(vectors), principal_axes(vectors)
+    principal_axes(vectors[:10])
+
+    assert len(fits) == 2  # the large gallery once, the small one every time
+    for name in ("mean", "variances", "axes"):
+        np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
+    assert first.axes.dtype == np.float64
+    assert len(list((cache_dir.parent / "statistics").glob("*.npz"))) == 1

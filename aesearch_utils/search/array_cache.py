@@ -5,14 +5,16 @@ again (notebook 12 fits a concatenation's whitening on the gallery's
 features, then indexes those same features; notebooks 11, 12 and 13 encode
 the same splits), searches the same gallery with the same queries (the
 robustness table's unchanged queries are the test table's), and a rerun
-does it all once more. Two kinds of results are kept:
+does it all once more. Three kinds of results are kept:
 
 - :func:`cached_features`: what an encoder made of a batch of images, keyed by
   the encoder's ``cache_identity()`` (its kind and settings; for a model's
   layer, the trained model's file with its size and modification time, so a
   model trained again never reads the old one's features) and the images;
 - :func:`cached_neighbours`: an exact search's rows and distances, keyed by
-  the gallery vectors, the query vectors, ``k`` and the metric.
+  the gallery vectors, the query vectors, ``k`` and the metric;
+- :func:`cached_statistics`: what is fitted on a gallery's vectors (a
+  whitening's principal axes), keyed by the statistic's name and the vectors.
 
 Every key also holds the source of the modules that compute these arrays (a
 change of the code is a change of the results). Only batches of at least
@@ -52,6 +54,7 @@ RESULT_MODULES = (
     "search/descriptors",
     "search/encoders",
     "search/neighbours",
+    "search/whitening",
 )
 """The package's modules whose code decides what the cached arrays hold."""
 
@@ -91,6 +94,15 @@ def cached_neighbours(
         "neighbours", [metric, k, gallery_digest(), array_digest(queries)], search
     )
     return rows, distances
+
+
+def cached_statistics(
+    name: str, vectors: np.ndarray, compute: Callable[[], tuple[np.ndarray, ...]]
+) -> tuple[np.ndarray, ...]:
+    """``compute()``'s arrays, the statistic ``name`` of ``vectors``, read back when stored."""
+    if len(vectors) < MIN_CACHED_ROWS:
+        return compute()
+    return _cached("statistics", [name, array_digest(vectors)], compute)
 
 
 def array_digest(array: np.ndarray) -> str:
