@@ -3,7 +3,9 @@ import pandas as pd
 
 from aesearch_utils.course import experiment
 from aesearch_utils.data import Dataset
+from aesearch_utils.search.array_cache import MIN_CACHED_ROWS
 from aesearch_utils.search.encoders import PixelEncoder
+from aesearch_utils.training import TrainingConfig, train_autoencoder
 
 
 def row(model, dataset, test_mse, noise="none"):
@@ -35,3 +37,25 @@ def test_precision_under_noise_with_raw_pixels():
         PixelEncoder((4, 4, 1)).encode, data, "gaussian", [0.0, 2.0], seed=0, k=5
     )
     assert precision[0] == 1.0 and precision[1] < 1.0
+
+
+def test_a_rerun_reads_a_models_reconstruction_error_from_the_array_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("AESEARCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("AESEARCH_ARRAY_CACHE", raising=False)
+    rows = MIN_CACHED_ROWS + 10
+    labels = np.arange(rows) % 2
+    images = np.random.default_rng(0).integers(0, 256, (rows, 4, 4, 1), dtype=np.uint8)
+    data = Dataset("toy", images, labels, images[:MIN_CACHED_ROWS], labels[:MIN_CACHED_ROWS],
+                   ("a", "b"))  # fmt: skip
+    config = TrainingConfig("dense", 2, options={"hidden_units": (8,)}, epochs=1, batch_size=512)
+    trained = train_autoencoder(config, images, labels, dataset="toy", cache_dir=tmp_path)
+    reconstructions = []
+    real_mse = experiment.reconstruction_mse
+    monkeypatch.setattr(
+        experiment, "reconstruction_mse", lambda *a: reconstructions.append(1) or real_mse(*a)
+    )
+
+    first, second = experiment.evaluate(trained, data), experiment.evaluate(trained, data)
+
+    assert first == second and len(reconstructions) == 2  # the training and the test split once
+    assert first["train_mse"] == round(real_mse(trained.model, images), 5)

@@ -93,7 +93,7 @@ def test_the_seed_reaches_training(monkeypatch):
 
 
 def test_a_model_read_at_two_layers_counts_its_training_once():
-    model = SimpleNamespace(path="cifar10-conv_deep.keras", seconds_per_epoch=70.0, epochs_run=10)
-    other = SimpleNamespace(path="cifar10-dense.keras", seconds_per_epoch=5.0, epochs_run=4)
+    model = SimpleNamespace(path="cifar10-conv_deep.keras", train_seconds=700.0)
+    other = SimpleNamespace(path="cifar10-dense.keras", train_seconds=20.0)
     built = BuiltPipeline("cifar10-best", None, None, 0.0, [model, model, other])
     assert built.train_seconds == 720.0

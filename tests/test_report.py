@@ -275,6 +275,29 @@ def test_the_seed_spread_table_reads_its_results_file(tmp_path):
     )
 
 
+def test_the_fine_tuning_table_marks_the_recipe_the_rule_chose(tmp_path):
+    rows = [
+        {"dataset": "mnist", "features": "conv_fc_transpose_augmented:pool2", "recipe": recipe,
+         "epochs": epochs, "train_seconds": seconds, "precision_at_10": p,
+         "map_at_100_retrieved": p - 0.01}
+        for recipe, epochs, seconds, p in (("from scratch", 10, 300.0, 0.98),
+                                           ("fine-tuned", 2, 160.4, 0.97),
+                                           ("fine-tuned", 4, 220.0, 0.979))
+    ]  # fmt: skip
+    machine = {"cpus": 2, "cpu_model": "AMD EPYC", "vector_extension": "avx2"}
+    write_json(
+        tmp_path / "fine_tuning.json", {"machine": machine, "chosen_epochs": 4, "rows": rows}
+    )
+    lines = report.fine_tuning_table(tmp_path).splitlines()
+    assert lines[2] == (
+        "| mnist | conv_fc_transpose_augmented:pool2 | from scratch, 10 epochs | 300 | 0.9800 "
+        "| 0.9700 |"
+    )
+    assert lines[3].split(" | ")[2] == "fine-tuned, 2 epochs"
+    assert lines[4].split(" | ")[2] == "**fine-tuned, 4 epochs** (chosen)"
+    assert lines[-1] == "Measured on 2 CPU cores (AMD EPYC, avx2)."
+
+
 def test_the_robustness_shortfalls_name_the_changes_where_the_winner_falls_behind(tmp_path):
     rows = [
         {"dataset": "mnist", "change": change, "pipeline": name, "precision_at_10": score,

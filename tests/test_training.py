@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from aesearch_utils.backend import keras
+from aesearch_utils.config import project_root
 from aesearch_utils.errors import InvalidInputError
 from aesearch_utils.training import TrainingConfig, benchmark_config, train_autoencoder
 from aesearch_utils.training.loop import MODEL_FORMAT_VERSION, PerturbedBatches, cache_key
-from aesearch_utils.training.recipes import recipe_names
+from aesearch_utils.training.recipes import AUGMENTED_EPOCHS, recipe_names
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, (80, 8, 8, 1), dtype=np.uint8)
@@ -47,13 +48,38 @@ def test_the_same_parameters_load_the_cached_model(tmp_path):
         {"noise": "masking", "noise_level": 0.2},
         {"latent_dim": 5},
         {"augment": True},
+        {"start_from": TrainingConfig("dense", 4, options={"hidden_units": (16,)}, epochs=1)},
     ],
 )
 def test_a_changed_parameter_retrains(tmp_path, change):
     train_autoencoder(CONFIG, IMAGES, LABELS, cache_dir=tmp_path)
     changed = TrainingConfig(**{**CONFIG.__dict__, **change})
     retrained = train_autoencoder(changed, IMAGES, LABELS, cache_dir=tmp_path)
-    assert not retrained.from_cache and len(list(tmp_path.glob("*.keras"))) == 2
+    assert not retrained.from_cache
+    # fine-tuning trains (or loads) the model it starts from as well
+    assert len(list(tmp_path.glob("*.keras"))) == 2 + ("start_from" in change)
+
+
+def test_fine_tuning_starts_from_the_cached_model_and_counts_its_training_time(tmp_path):
+    start = train_autoencoder(CONFIG, IMAGES, LABELS, dataset="toy", cache_dir=tmp_path)
+    # a learning rate too small to move the weights: fine-tuning must begin where the start ended
+    config = TrainingConfig(**{**CONFIG.__dict__, "epochs": 1, "learning_rate": 1e-12,
+                               "start_from": CONFIG})  # fmt: skip
+    tuned = train_autoencoder(config, IMAGES, LABELS, dataset="toy", cache_dir=tmp_path)
+    for before, after in zip(weights(start), weights(tuned), strict=True):
+        np.testing.assert_allclose(after, before, atol=1e-6)
+    assert len(list(tmp_path.glob("*.keras"))) == 2, "the start model is loaded, not retrained"
+    own = tuned.seconds_per_epoch * tuned.epochs_run
+    assert tuned.train_seconds == pytest.approx(own + start.train_seconds)
+    again = train_autoencoder(config, IMAGES, LABELS, dataset="toy", cache_dir=tmp_path)
+    assert again.from_cache and again.train_seconds == pytest.approx(tuned.train_seconds)
+
+
+def test_fine_tuning_needs_the_same_model_and_code_size(tmp_path):
+    other = TrainingConfig(**{**CONFIG.__dict__, "latent_dim": 5})
+    config = TrainingConfig(**{**CONFIG.__dict__, "start_from": other})
+    with pytest.raises(InvalidInputError, match="same model and code size"):
+        train_autoencoder(config, IMAGES, LABELS, cache_dir=tmp_path)
 
 
 def test_other_training_images_change_the_key():
@@ -63,9 +89,9 @@ def test_other_training_images_change_the_key():
     assert cache_key(CONFIG, IMAGES) != cache_key(CONFIG, IMAGES[:60])
 
 
-def test_the_augment_setting_keeps_the_keys_of_models_cached_before_it_existed():
+def test_the_settings_added_later_keep_the_keys_of_models_cached_before_them():
     settings = dict(CONFIG.__dict__)
-    del settings["augment"]
+    del settings["augment"], settings["start_from"]
     description = {
         "config": settings,
         "images": [list(IMAGES.shape), "uint8", hashlib.blake2b(IMAGES.data, digest_size=16)
@@ -142,10 +168,18 @@ def test_a_vae_logs_reconstruction_and_kl_apart_and_reloads_from_the_cache(tmp_p
     )
 
 
-def test_augmented_recipes_train_their_model_on_changed_inputs_for_longer():
+def test_augmented_recipes_fine_tune_their_plain_model_on_changed_inputs():
     config = benchmark_config("conv_fc_transpose_augmented", (28, 28, 1))
     plain = benchmark_config("conv_fc_transpose", (28, 28, 1))
-    assert (config.model, config.augment, config.epochs) == ("conv_fc_transpose", True, 10)
-    assert not plain.augment and plain.latent_dim == config.latent_dim
+    assert (config.model, config.augment, config.epochs) == ("conv_fc_transpose", True, 4)
+    assert config.start_from == plain and not plain.augment
     assert "conv_deep_augmented" in recipe_names() and "conv_bn_augmented" not in recipe_names()
-    assert benchmark_config("dense_augmented", (28, 28, 1), epochs=1).epochs == 1
+    # the smoke profile's budget holds for both, so the plain model it starts from is the
+    # one the smoke profile trains anyway
+    brief = benchmark_config("dense_augmented", (28, 28, 1), epochs=1)
+    assert brief.epochs == 1 and brief.start_from == benchmark_config("dense", (28, 28, 1), 1)
+
+
+def test_the_fine_tuning_epochs_are_the_ones_the_benchmark_chose():
+    recorded = json.loads((project_root() / "results" / "fine_tuning.json").read_text())
+    assert recorded["chosen_epochs"] == AUGMENTED_EPOCHS

@@ -19,12 +19,13 @@ from aesearch_utils.data.dataset import Dataset
 from aesearch_utils.data.noise import add_noise
 from aesearch_utils.data.preprocessing import to_float32
 from aesearch_utils.io import write_atomically
-from aesearch_utils.search.encoders import LayerEncoder
+from aesearch_utils.search.array_cache import cached_statistics, file_identity
+from aesearch_utils.search.encoders import LayerEncoder, encode_images
 from aesearch_utils.search.index import ImageIndex
 from aesearch_utils.search.metrics import precision_at_k
 from aesearch_utils.search.neighbours import nearest_neighbours
 from aesearch_utils.training import TrainedAutoencoder
-from aesearch_utils.training.evaluation import dead_dimensions, encode, reconstruction_mse
+from aesearch_utils.training.evaluation import dead_dimensions, reconstruction_mse
 
 RESULTS_FILE = "autoencoders.csv"
 KEY_COLUMNS = ("model", "dataset", "latent_dim", "noise")
@@ -34,11 +35,12 @@ def evaluate(trained: TrainedAutoencoder, data: Dataset, k: int = 10) -> dict[st
     """One results row: sizes, cost, train/test MSE, dead latent dimensions, precision@k."""
     model, config = trained.model, trained.config
     gallery_labels, _ = labelled(data, "evaluating retrieval")
-    gallery = encode(model, data.x_train)
-    index = ImageIndex(
-        gallery, gallery_labels, LayerEncoder.from_autoencoder(model), data.image_shape
-    )
-    scores, _ = search_scores(index.query_vectors, encode(model, data.x_test), data, k=k, map_k=k)
+    # the model's file names its encodings and reconstruction errors in the array cache
+    encoder = LayerEncoder.from_autoencoder(model, source=file_identity(trained.path))
+    gallery = encode_images(encoder, data.x_train)
+    index = ImageIndex(gallery, gallery_labels, encoder, data.image_shape)
+    queries = encode_images(encoder, data.x_test)
+    scores, _ = search_scores(index.query_vectors, queries, data, k=k, map_k=k)
     return {
         "model": config.model,
         "dataset": data.name,
@@ -49,11 +51,25 @@ def evaluate(trained: TrainedAutoencoder, data: Dataset, k: int = 10) -> dict[st
         "test_images": len(data.x_test),
         "epochs_run": trained.epochs_run,
         "seconds_per_epoch": round(trained.seconds_per_epoch, 2),
-        "train_mse": round(reconstruction_mse(model, data.x_train), 5),
-        "test_mse": round(reconstruction_mse(model, data.x_test), 5),
+        "train_mse": round(cached_reconstruction_mse(trained, data.x_train), 5),
+        "test_mse": round(cached_reconstruction_mse(trained, data.x_test), 5),
         "dead_latent_dims": int(dead_dimensions(gallery).sum()),
         f"precision_at_{k}": scores[f"precision_at_{k}"],
     }
+
+
+def cached_reconstruction_mse(trained: TrainedAutoencoder, images: np.ndarray) -> float:
+    """:func:`~aesearch_utils.training.evaluation.reconstruction_mse`, kept in the array cache
+    under the trained model's file, so that a rerun does not reconstruct the images again."""
+    identity = file_identity(trained.path)
+
+    def compute() -> tuple[np.ndarray]:
+        return (np.float64(reconstruction_mse(trained.model, images)),)
+
+    if identity is None:
+        return float(compute()[0])
+    (mse,) = cached_statistics(f"reconstruction mse|{identity}", images, compute)
+    return float(mse)
 
 
 def precision_under_noise(

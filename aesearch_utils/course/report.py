@@ -461,6 +461,31 @@ def seed_spread_table(results_dir: Path) -> str:
     return markdown_table(header, rows)
 
 
+def fine_tuning_table(results_dir: Path) -> str:
+    """``benchmarks/fine_tuning.py``: each augmented recipe trained from scratch or fine-tuned
+    from the plain model, validation scores of one pipeline, and which the rule chose."""
+    measured = _read(results_dir, "fine_tuning.json")
+    rows = []
+    for row in measured["rows"]:
+        chosen = row["recipe"] == "fine-tuned" and row["epochs"] == measured["chosen_epochs"]
+        recipe = f"{row['recipe']}, {row['epochs']} epochs"
+        rows.append(
+            [
+                row["dataset"],
+                row["features"],
+                f"**{recipe}** (chosen)" if chosen else recipe,
+                f"{row['train_seconds']:.0f}",
+                f"{row['precision_at_10']:.4f}",
+                f"{row['map_at_100_retrieved']:.4f}",
+            ]
+        )
+    header = [
+        "dataset", "pipeline (validation)", "augmented recipe",
+        "training s (plain model included)", "validation P@10", "mAP@100 (retrieved)",
+    ]  # fmt: skip
+    return markdown_table(header, rows) + f"\n{machine_line(measured['machine'])}\n"
+
+
 def _in_catalogue_order(table: pd.DataFrame, *then: str) -> pd.DataFrame:
     order = {name: index for index, name in enumerate(DATASETS)}
     return table.sort_values(
@@ -593,6 +618,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "notebook_times": notebook_times_table,
     "robustness": robustness_table,
     "augmentation": augmentation_table,
+    "fine_tuning": fine_tuning_table,
     "validation_robustness": validation_robustness_table,
     "robustness_shortfalls": robustness_shortfalls,
     "best_pipelines_verdict": best_pipelines_verdict,

@@ -13,8 +13,9 @@ does it all once more. Three kinds of results are kept:
   model trained again never reads the old one's features) and the images;
 - :func:`cached_neighbours`: an exact search's rows and distances, keyed by
   the gallery vectors, the query vectors, ``k`` and the metric;
-- :func:`cached_statistics`: what is fitted on a gallery's vectors (a
-  whitening's principal axes), keyed by the statistic's name and the vectors.
+- :func:`cached_statistics`: what is computed over a batch of vectors or images
+  (a whitening's principal axes, a model's reconstruction error), keyed by the
+  statistic's name and the array.
 
 Every key also holds the source of the modules that compute these arrays (a
 change of the code is a change of the results). Only batches of at least
@@ -55,6 +56,7 @@ RESULT_MODULES = (
     "search/encoders",
     "search/neighbours",
     "search/whitening",
+    "training/evaluation",
 )
 """The package's modules whose code decides what the cached arrays hold."""
 
@@ -97,12 +99,12 @@ def cached_neighbours(
 
 
 def cached_statistics(
-    name: str, vectors: np.ndarray, compute: Callable[[], tuple[np.ndarray, ...]]
+    name: str, array: np.ndarray, compute: Callable[[], tuple[np.ndarray, ...]]
 ) -> tuple[np.ndarray, ...]:
-    """``compute()``'s arrays, the statistic ``name`` of ``vectors``, read back when stored."""
-    if len(vectors) < MIN_CACHED_ROWS:
+    """``compute()``'s arrays, the statistic ``name`` of ``array``, read back when stored."""
+    if len(array) < MIN_CACHED_ROWS:
         return compute()
-    return _cached("statistics", [name, array_digest(vectors)], compute)
+    return _cached("statistics", [name, array_digest(array)], compute)
 
 
 def array_digest(array: np.ndarray) -> str:

@@ -16,6 +16,7 @@ this module, or searching a saved pipeline of raw pixels or PCA, stays light.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -109,7 +110,7 @@ class BuiltPipeline:
     def train_seconds(self) -> float:
         """Training time of each model once, however many of its layers the features read."""
         models = {model.path: model for model in self.trained}.values()
-        return sum(model.seconds_per_epoch * model.epochs_run for model in models)
+        return sum(model.train_seconds for model in models)
 
     def query(self, images: np.ndarray, k: int = 10):
         return self.pipeline.query(images, k)
@@ -153,6 +154,7 @@ def features_encoder(
     epochs: int | None = None,
     seed: int = DEFAULT_SEED,
     trained: list[TrainedAutoencoder] | None = None,
+    models: Mapping[str, TrainedAutoencoder] | None = None,
 ) -> Encoder:
     """The encoder a feature spec (:mod:`~aesearch_utils.search.feature_spec`) names; it is
     named after the spec's canonical text.
@@ -160,6 +162,8 @@ def features_encoder(
     PCA and the whitening of concatenated parts are fitted on ``gallery``;
     autoencoders are trained on ``data``'s training split with ``seed`` (or
     loaded from the cache). ``trained`` collects them, for their training time.
+    ``models`` gives trained models to read for some of the spec's model names instead
+    of their recipes' (to compare training recipes under one spec).
     """
     spec = parse_features(spec) if isinstance(spec, str) else spec
     trained = trained if trained is not None else []
@@ -167,7 +171,7 @@ def features_encoder(
     if isinstance(spec, ConcatenatedFeatures):
         parts = [
             (
-                features_encoder(part.features, data, gallery, epochs, seed, trained),
+                features_encoder(part.features, data, gallery, epochs, seed, trained, models),
                 Whitening(part.dims, part.power),
             )
             for part in spec.parts
@@ -191,7 +195,8 @@ def features_encoder(
                 spec.model_name,
                 ("raw", "pca", "hog", "colour", *recipe_names()),
             )
-        trained.append(train_model(spec.model_name, data, epochs, seed))
+        given = (models or {}).get(spec.model_name)
+        trained.append(given or train_model(spec.model_name, data, epochs, seed))
         encoder = LayerEncoder.from_autoencoder(
             trained[-1].model,
             spec.layer,

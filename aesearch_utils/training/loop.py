@@ -5,9 +5,10 @@ fits it on a stratified 90/10 train/validation split of ``images`` (the
 *training* split of a dataset: test images are for evaluation only), stops
 early when the validation loss stops improving, and saves the result under
 ``data/models/``. The file name holds a hash of everything that changes the
-result (the config, including model options, noise and seed, and the training
-images themselves), so the same parameters load the saved model instead of
-training again and any change trains anew.
+result (the config, including model options, noise, seed and the recipe a
+fine-tuning starts from, and the training images themselves), so the same
+parameters load the saved model instead of training again and any change
+trains anew.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ class TrainingConfig:
     upload brings (:func:`~aesearch_utils.data.perturbations.random_perturbations`: a shift,
     a small rotation, blur, brightness, contrast, noise); the targets stay clean."""
     seed: int = 0
+    start_from: TrainingConfig | None = None
+    """Fine-tuning: start from the weights of this recipe's model, trained (or loaded from the
+    cache) on the same images, instead of from a fresh initialisation."""
 
 
 @dataclass
@@ -69,10 +73,17 @@ class TrainedAutoencoder:
     seconds_per_epoch: float
     from_cache: bool
     path: Path
+    start_seconds: float = 0.0
+    """Training time of the model it started from (``TrainingConfig.start_from``), if any."""
 
     @property
     def epochs_run(self) -> int:
         return len(self.history["loss"])
+
+    @property
+    def train_seconds(self) -> float:
+        """Training time of this model, including that of the model it started from."""
+        return self.seconds_per_epoch * self.epochs_run + self.start_seconds
 
 
 def models_dir() -> Path:
@@ -83,10 +94,11 @@ def cache_key(config: TrainingConfig, images: np.ndarray) -> str:
     """A hash of the config and of the training images' bytes and shape."""
     data_hash = hashlib.blake2b(np.ascontiguousarray(images).data, digest_size=16).hexdigest()
     settings = asdict(config)
-    if not settings["augment"]:
-        # a field added after models were cached enters the key only when set, so that the
-        # models trained before it keep their keys
-        del settings["augment"]
+    for added in ("augment", "start_from"):
+        if not settings[added]:
+            # a field added after models were cached enters the key only when set, so that the
+            # models trained before it keep their keys
+            del settings[added]
     description = {
         "config": settings,
         "images": [list(images.shape), str(images.dtype), data_hash],
@@ -124,8 +136,31 @@ def train_autoencoder(
         if cached is not None:
             return cached
 
+    start = None
+    if config.start_from is not None:
+        if (config.start_from.model, config.start_from.latent_dim, config.start_from.options) != (
+            config.model,
+            config.latent_dim,
+            config.options,
+        ):
+            raise InvalidInputError(
+                f"fine-tuning {config.model} ({config.latent_dim}-D) must start from the same "
+                f"model and code size, not {config.start_from.model} "
+                f"({config.start_from.latent_dim}-D)"
+            )
+        start = train_autoencoder(
+            config.start_from,
+            images,
+            labels,
+            dataset=dataset,
+            cache_dir=folder,
+            use_cache=use_cache,
+        )
+
     set_seed(config.seed)
     model = build_autoencoder(config.model, images.shape[1:], config.latent_dim, **config.options)
+    if start is not None:
+        model.autoencoder.set_weights(start.model.autoencoder.get_weights())
     scaled = to_float32(images)
     x_train, _, x_val, _ = train_validation_split(
         scaled, labels, config.validation_fraction, seed=config.seed
@@ -172,6 +207,7 @@ def train_autoencoder(
         seconds_per_epoch=float(np.mean(timer.seconds)),
         from_cache=False,
         path=path,
+        start_seconds=start.train_seconds if start is not None else 0.0,
     )
     if use_cache:
         _save(trained)
@@ -213,6 +249,7 @@ def _save(trained: TrainedAutoencoder) -> None:
         "config": asdict(trained.config),
         "history": trained.history,
         "seconds_per_epoch": trained.seconds_per_epoch,
+        "start_seconds": trained.start_seconds,
     }
     write_json(trained.path.with_suffix(".json"), record)
 
@@ -238,6 +275,7 @@ def _load(path: Path, config: TrainingConfig) -> TrainedAutoencoder | None:
         seconds_per_epoch=record["seconds_per_epoch"],
         from_cache=True,
         path=path,
+        start_seconds=record.get("start_seconds", 0.0),
     )
 
 
