@@ -1,7 +1,7 @@
 """Benchmark: an augmented recipe trained from scratch, or fine-tuned from the plain model.
 
 Usage: ``python benchmarks/fine_tuning.py [--datasets mnist fashion_mnist cifar10]
-[--epochs 2 4 6] [--output results/fine_tuning.json]``
+[--epochs 2 4] [--output results/fine_tuning.json]``
 
 An augmented recipe (``training.recipes``) teaches a model to reconstruct each
 clean image from a randomly changed one. Trained from scratch, it costs
@@ -20,6 +20,10 @@ The rule that sets ``recipes.AUGMENTED_EPOCHS``, written to the output as
 ``chosen_epochs``: the fewest fine-tuning epochs whose validation precision@10
 is within :data:`TOLERANCE` of training from scratch on every dataset (issue
 14's tolerance for the headline figures); from scratch when none is.
+
+The committed ``results/fine_tuning.json`` read the study as it stood before its
+augmented rows were measured again with the fine-tuned models; a rerun reads the
+study as it stands (where MNIST's best augmented row has other post-processing).
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ def best_augmented_row(dataset: str, results: Path) -> pd.Series:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion_mnist", "cifar10"])
-    parser.add_argument("--epochs", type=int, nargs="+", default=[2, 4, 6])
+    parser.add_argument("--epochs", type=int, nargs="+", default=[2, 4])
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     results = config.project_root() / "results"
     parser.add_argument("--output", type=Path, default=results / "fine_tuning.json")
@@ -73,7 +77,9 @@ def main() -> None:
         data = load_dataset(dataset)
         split = ablation.validation_split(data, seed=arguments.seed)
         (name,) = {
-            name for name in model_names_in(parse_features(row["features"])) if AUGMENTED in name
+            name
+            for name in model_names_in(parse_features(row["features"]))
+            if name.endswith(AUGMENTED)
         }
         tuned = benchmark_config(name, data.image_shape, seed=arguments.seed)
         scratch = dataclasses.replace(tuned, epochs=FROM_SCRATCH_EPOCHS, start_from=None)
