@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -57,6 +58,9 @@ def main() -> None:
         "--output", type=Path, default=config.project_root() / "results" / "pipeline_reopen.json"
     )
     arguments = parser.parse_args()
+    # the reopened pipeline searches anew (its processes inherit this): the build's search
+    # of the same queries must not answer them from the array cache
+    os.environ[config.ARRAY_CACHE_VARIABLE] = "0"
 
     built = build_pipeline(arguments.pipeline)
     queries = load_dataset(built.recipe.dataset).x_test

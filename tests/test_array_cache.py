@@ -2,8 +2,18 @@ import numpy as np
 import pytest
 
 from aesearch_utils.search import array_cache, neighbours, whitening
-from aesearch_utils.search.array_cache import MIN_CACHED_ROWS, CostTimer, file_identity
-from aesearch_utils.search.encoders import ConcatenatedEncoder, PixelEncoder, encode_images
+from aesearch_utils.search.array_cache import (
+    MIN_CACHED_QUERIES,
+    MIN_CACHED_ROWS,
+    CostTimer,
+    file_identity,
+)
+from aesearch_utils.search.encoders import (
+    ConcatenatedEncoder,
+    PCAEncoder,
+    PixelEncoder,
+    encode_images,
+)
 from aesearch_utils.search.index import ImageIndex
 from aesearch_utils.search.neighbours import nearest_neighbours
 from aesearch_utils.search.whitening import Whitening, principal_axes
@@ -146,10 +156,13 @@ def test_a_large_search_is_kept_and_a_timing_counts_what_the_cache_spared(cache_
     np.testing.assert_array_equal(from_index.rows, rows)  # the index's search: the same entry
     np.testing.assert_allclose(from_index.distances, distances)
     assert len(list(entry.parent.glob("*.npz"))) == 1
-    nearest_neighbours(queries[:10], gallery, 5, "cosine")
+    nearest_neighbours(queries[: MIN_CACHED_QUERIES - 1], gallery, 5, "cosine")
     nearest_neighbours(queries, gallery, 6, "cosine")
     assert searches == [5, 5, 6]  # a small batch, and another k, are searched
     assert len(list(entry.parent.glob("*.npz"))) == 2
+    for _ in range(2):  # fewer queries than a batch of images must have, but enough to keep
+        nearest_neighbours(queries[:MIN_CACHED_QUERIES], gallery, 5, "cosine")
+    assert searches == [5, 5, 6, 5]
 
 
 def test_a_large_gallerys_principal_axes_are_fitted_once(cache_dir, monkeypatch):
@@ -166,3 +179,18 @@ def test_a_large_gallerys_principal_axes_are_fitted_once(cache_dir, monkeypatch)
         np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
     assert first.axes.dtype == np.float64
     assert len(list((cache_dir.parent / "statistics").glob("*.npz"))) == 1
+
+
+def test_a_large_gallerys_pca_is_fitted_once(cache_dir, monkeypatch):
+    from sklearn import decomposition
+
+    fits = []
+    real_fit = decomposition.PCA.fit
+    monkeypatch.setattr(decomposition.PCA, "fit", lambda pca, x: fits.append(1) or real_fit(pca, x))
+    gallery = images()
+
+    first, second = PCAEncoder(3).fit(gallery), PCAEncoder(3).fit(gallery)
+    PCAEncoder(3, seed=1).fit(gallery)
+
+    assert len(fits) == 2  # another seed is another fit
+    np.testing.assert_array_equal(first.encode(gallery[:5]), second.encode(gallery[:5]))

@@ -34,7 +34,7 @@ def test_precision_under_noise_with_raw_pixels():
     )
     data = Dataset("toy", images, labels, images[:10], labels[:10], ("dark", "bright"))
     precision = experiment.precision_under_noise(
-        PixelEncoder((4, 4, 1)).encode, data, "gaussian", [0.0, 2.0], seed=0, k=5
+        PixelEncoder((4, 4, 1)), data, "gaussian", [0.0, 2.0], seed=0, k=5
     )
     assert precision[0] == 1.0 and precision[1] < 1.0
 

@@ -1,6 +1,7 @@
 import numpy as np
 
 from aesearch_utils.data import Dataset
+from aesearch_utils.search.array_cache import MIN_CACHED_ROWS
 from aesearch_utils.viz.figures import (
     plot_class_distribution,
     plot_image_grid,
@@ -56,3 +57,28 @@ def test_pairplot_and_confusion_heatmap_have_one_panel_per_pair_and_cell():
     assert sum(axis.has_data() for axis in figure.axes) == 4 * 5 // 2  # a corner matrix
     heatmap = plot_retrieval_confusion(np.eye(2), ("even", "odd"), k=10)
     assert len(heatmap.axes[0].texts) == 4
+
+
+def test_a_large_umap_is_kept_in_the_array_cache(tmp_path, monkeypatch):
+    import umap
+
+    monkeypatch.setenv("AESEARCH_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("AESEARCH_ARRAY_CACHE", raising=False)
+    fitted = []
+
+    class CountingUMAP:
+        def __init__(self, **settings):
+            self.seed = settings["random_state"]
+
+        def fit_transform(self, vectors):
+            fitted.append(self.seed)
+            return vectors[:, :2] + self.seed
+
+    monkeypatch.setattr(umap, "UMAP", CountingUMAP)
+    vectors = RNG.normal(size=(MIN_CACHED_ROWS, 3)).astype(np.float32)
+
+    first, again, other_seed = umap_2d(vectors, 1), umap_2d(vectors, 1), umap_2d(vectors, 2)
+
+    assert fitted == [1, 2]
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(other_seed, vectors[:, :2] + 2)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from aesearch_utils.course.measure import encode_timed, labelled, search_scores
+from aesearch_utils.course.measure import LATENCY_QUERIES, encode_timed, labelled, search_scores
 from aesearch_utils.data.dataset import Dataset
 from aesearch_utils.errors import UnknownNameError
 from aesearch_utils.models import model_names
@@ -80,7 +80,7 @@ def measure_features(
     test_mse: float | None,
     k: int = 10,
     map_k: int = 100,
-    latency_queries: int = 100,
+    latency_queries: int = LATENCY_QUERIES,
 ) -> list[dict[str, Any]]:
     """One row per metric: retrieval quality and cost of ``encoder``'s features on ``data``.
 

@@ -7,7 +7,7 @@ images as queries against the training images as the gallery.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from aesearch_utils.data.noise import add_noise
 from aesearch_utils.data.preprocessing import to_float32
 from aesearch_utils.io import write_atomically
 from aesearch_utils.search.array_cache import cached_statistics, file_identity
-from aesearch_utils.search.encoders import LayerEncoder, encode_images
+from aesearch_utils.search.encoders import Encoder, LayerEncoder, encode_images
 from aesearch_utils.search.index import ImageIndex
 from aesearch_utils.search.metrics import precision_at_k
 from aesearch_utils.search.neighbours import nearest_neighbours
@@ -73,7 +73,7 @@ def cached_reconstruction_mse(trained: TrainedAutoencoder, images: np.ndarray) -
 
 
 def precision_under_noise(
-    embed: Callable[[np.ndarray], np.ndarray],
+    encoder: Encoder,
     data: Dataset,
     kind: str,
     levels: Sequence[float],
@@ -82,16 +82,17 @@ def precision_under_noise(
 ) -> list[float]:
     """precision@k of noisy test queries against the clean training gallery, per noise level.
 
-    ``embed`` maps float images in [0, 1] to vectors: an encoder's ``encode``,
-    e.g. :class:`~aesearch_utils.search.encoders.PixelEncoder` for the raw-pixel baseline.
-    The gallery is embedded once, without noise.
+    ``encoder`` turns images into vectors, e.g. a
+    :class:`~aesearch_utils.search.encoders.PixelEncoder` for the raw-pixel baseline;
+    what it has encoded before (with the same noise, which is seeded) is read back from the
+    :mod:`~aesearch_utils.search.array_cache`. The gallery is encoded once, without noise.
     """
     gallery_labels, query_labels = labelled(data, "measuring precision")
-    gallery = embed(to_float32(data.x_train))
+    gallery = encode_images(encoder, data.x_train)
     clean_queries = to_float32(data.x_test)
     precisions = []
     for level in levels:
-        queries = embed(add_noise(clean_queries, kind, level, seed=seed))
+        queries = encode_images(encoder, add_noise(clean_queries, kind, level, seed=seed))
         neighbours, _ = nearest_neighbours(queries, gallery, k)
         precisions.append(round(precision_at_k(query_labels, gallery_labels[neighbours], k), 4))
     return precisions

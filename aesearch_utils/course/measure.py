@@ -46,6 +46,11 @@ TIMED_IMAGES = MIN_CACHED_ROWS // 2
 they are always encoded, in a rerun too."""
 
 
+LATENCY_QUERIES = 30
+"""Single queries whose median is a search's latency: thirty give a steady median, and each
+one searches the whole gallery (notebooks 11 and 12 time dozens of searches per dataset)."""
+
+
 def encode_timed(encoder: Encoder, images: np.ndarray) -> tuple[np.ndarray, float]:
     """The vectors of ``images`` (read from the array cache when it holds them) and the
     encoding throughput in images per second, timed on the first :data:`TIMED_IMAGES`."""
@@ -75,7 +80,7 @@ def search_scores(
     *,
     k: int = 10,
     map_k: int = 100,
-    latency_queries: int = 100,
+    latency_queries: int = LATENCY_QUERIES,
 ) -> tuple[dict[str, float], np.ndarray]:
     """Scores of ``search`` for the encoded test ``queries`` against ``data``'s training split.
 
@@ -100,7 +105,7 @@ def measure_pipeline(
     fit_seconds: float = 0.0,
     k: int = 10,
     map_k: int = 100,
-    latency_queries: int = 100,
+    latency_queries: int = LATENCY_QUERIES,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Test-split quality and cost of a pipeline fitted on ``data``'s training split.
 

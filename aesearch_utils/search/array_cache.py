@@ -14,16 +14,17 @@ does it all once more. Three kinds of results are kept:
 - :func:`cached_neighbours`: an exact search's rows and distances, keyed by
   the gallery vectors, the query vectors, ``k`` and the metric;
 - :func:`cached_statistics`: what is computed over a batch of vectors or images
-  (a whitening's principal axes, a model's reconstruction error), keyed by the
+  (a whitening's principal axes, a PCA, a UMAP map, a model's reconstruction error), keyed by the
   statistic's name and the array.
 
 Every key also holds the source of the modules that compute these arrays (a
 change of the code is a change of the results). Only batches of at least
-:data:`MIN_CACHED_ROWS` rows are kept: a search request never touches the
-disk. Entries are ``.npz`` files in ``<cache dir>/arrays/`` (see
-:mod:`aesearch_utils.config`), written atomically; an unreadable entry is
-computed again and replaced. Delete the folder to free its space; set
-``AESEARCH_ARRAY_CACHE=0`` to switch the cache off.
+:data:`MIN_CACHED_ROWS` rows, and searches of at least :data:`MIN_CACHED_QUERIES`
+queries, are kept: a search request never touches the disk. Entries are
+``.npz`` files in ``<cache dir>/arrays/`` (see :mod:`aesearch_utils.config`),
+written atomically; an unreadable entry is computed again and replaced.
+Delete the folder to free its space; set ``AESEARCH_ARRAY_CACHE=0`` to switch
+the cache off.
 
 A timing must not shrink because the cache answered: each entry stores the
 seconds it took to compute, and :class:`CostTimer` adds the seconds that
@@ -49,6 +50,10 @@ from aesearch_utils.io import write_atomically
 ARRAY_CACHE_VERSION = 1
 MIN_CACHED_ROWS = BLOCK_ROWS
 """Smaller batches are computed every time: reading a file would cost more than it saves."""
+MIN_CACHED_QUERIES = 1024
+"""Fewer queries are searched every time: a request or a latency sample is one query, while
+a thousand queries against a gallery of tens of thousands (notebook 9's comparison of
+distances) take seconds."""
 RESULT_MODULES = (
     "batching",
     "data/preprocessing",
@@ -90,7 +95,7 @@ def cached_neighbours(
     ``gallery_digest`` gives the gallery's :func:`array_digest`; it is called only
     for a batch large enough to be cached.
     """
-    if len(queries) < MIN_CACHED_ROWS:
+    if len(queries) < MIN_CACHED_QUERIES:
         return search()
     rows, distances = _cached(
         "neighbours", [metric, k, gallery_digest(), array_digest(queries)], search

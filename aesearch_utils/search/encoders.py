@@ -31,7 +31,7 @@ from aesearch_utils.errors import (
     InvalidInputError,
     UnknownNameError,
 )
-from aesearch_utils.search.array_cache import cached_features
+from aesearch_utils.search.array_cache import cached_features, cached_statistics
 from aesearch_utils.search.descriptors import ColourHistogramEncoder, HOGEncoder
 from aesearch_utils.search.feature_spec import ModelFeatures
 from aesearch_utils.search.neighbours import unit_vectors
@@ -119,12 +119,24 @@ class PCAEncoder:
         return self.components
 
     def fit(self, gallery_images: np.ndarray) -> PCAEncoder:
-        """Fit on the gallery (training split) only; queries are projected, never fitted."""
+        """Fit on the gallery (training split) only; queries are projected, never fitted.
+
+        A large gallery's fit is kept in the :mod:`~aesearch_utils.search.array_cache`: on two
+        cores, 256 components of CIFAR-10's 50,000 images take about ten seconds.
+        """
+        import sklearn
         from sklearn.decomposition import PCA
 
-        pca = PCA(self.components, random_state=self.seed)
-        pca.fit(as_float_images(gallery_images).reshape(len(gallery_images), -1))
-        self._mean, self._axes = pca.mean_, pca.components_
+        def compute() -> tuple[np.ndarray, np.ndarray]:
+            pca = PCA(self.components, random_state=self.seed)
+            pca.fit(as_float_images(gallery_images).reshape(len(gallery_images), -1))
+            return pca.mean_, pca.components_
+
+        self._mean, self._axes = cached_statistics(
+            f"pca|{self.components}|{self.seed}|sklearn {sklearn.__version__}",
+            gallery_images,
+            compute,
+        )
         return self
 
     @classmethod
