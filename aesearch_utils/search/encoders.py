@@ -121,8 +121,8 @@ class PCAEncoder:
     def fit(self, gallery_images: np.ndarray) -> PCAEncoder:
         """Fit on the gallery (training split) only; queries are projected, never fitted.
 
-        A large gallery's fit is kept in the :mod:`~aesearch_utils.search.array_cache`: on two
-        cores, 256 components of CIFAR-10's 50,000 images take about ten seconds.
+        A large gallery's fit is kept in the :mod:`~aesearch_utils.search.array_cache`: the
+        same fit recurs in notebooks 10, 11 and 12 and in every rerun.
         """
         import sklearn
         from sklearn.decomposition import PCA

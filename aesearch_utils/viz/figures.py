@@ -186,8 +186,8 @@ def plot_curves(
 def umap_2d(vectors: np.ndarray, seed: int = 0, neighbours: int = 15) -> np.ndarray:
     """A 2-D UMAP embedding of ``vectors`` (seeded, so the same vectors give the same map).
 
-    Many vectors' maps are kept in the :mod:`~aesearch_utils.search.array_cache`: on two
-    cores, 5,000 vectors take about twenty seconds, and a rerun draws the same map.
+    Many vectors' maps are kept in the :mod:`~aesearch_utils.search.array_cache`: fitting
+    one is among the slowest steps of notebook 10, and a rerun draws the same map.
     """
     import umap  # imported here: loading numba takes seconds and most figures do not need it
 
