@@ -50,9 +50,12 @@ def test_runs_in_order_records_times_and_passes_the_profile(tmp_path, capsys):
     assert list(times) == ["01_first", "02_second"]
     record = json.loads((output / "results" / "notebook_times.json").read_text())
     assert record["seconds"].keys() == {"01_first", "02_second"}
+    assert record["wall_seconds"] >= sum(record["seconds"].values())
     assert record["machine"]["cpus"] >= 1 and record["machine"]["cpu_model"]
     executed = nbformat.read(output / "notebooks" / "02_second.ipynb", as_version=4)
     assert str(output) in executed.cells[-1].outputs[0].text
+    # the kernel imported TensorFlow before the notebook, silently: no output, no history
+    assert [cell.execution_count for cell in executed.cells] == [1, 2, 3]
     printed = capsys.readouterr().out
     assert "[1/2] 01_first (smoke)" in printed and "[2/2] 02_second" in printed
 

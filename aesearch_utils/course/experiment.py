@@ -35,8 +35,7 @@ def evaluate(trained: TrainedAutoencoder, data: Dataset, k: int = 10) -> dict[st
     """One results row: sizes, cost, train/test MSE, dead latent dimensions, precision@k."""
     model, config = trained.model, trained.config
     gallery_labels, _ = labelled(data, "evaluating retrieval")
-    # the model's file names its encodings and reconstruction errors in the array cache
-    encoder = LayerEncoder.from_autoencoder(model, source=file_identity(trained.path))
+    encoder = LayerEncoder.from_trained(trained)
     gallery = encode_images(encoder, data.x_train)
     index = ImageIndex(gallery, gallery_labels, encoder, data.image_shape)
     queries = encode_images(encoder, data.x_test)

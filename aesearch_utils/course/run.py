@@ -9,12 +9,15 @@ Usage::
 Before it starts, the runner prints its plan: the notebook runs, what the
 caches already hold (trained models, decoded datasets) and an estimate from
 the last recorded run. During the run it prints one line per notebook, with
-the time elapsed and an estimate of what is left.
+the time elapsed and an estimate of what is left. Each notebook runs in a
+kernel of its own, started (TensorFlow imported) while the notebook before it
+runs (:class:`WarmKernel`).
 
 Executed notebooks go to ``build/<profile>/notebooks/`` (or ``--output-dir``).
 The wall times are a record of one whole run: only a run of every notebook
 writes ``notebook_times.json`` in the profile's results folder (the seconds
-per notebook run, and the machine they were measured on), and it replaces
+per notebook run, the whole run's wall clock, and the machine they were
+measured on), and it replaces
 the file; a run of some notebooks writes its times to
 ``build/<profile>/notebook_times_partial.json`` instead. A failing notebook
 names its failing cell, and the run stops with exit status 1 (recording
@@ -28,9 +31,12 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from jupyter_client import KernelManager
 
 from aesearch_utils import config
 from aesearch_utils.course.machine import machine_description
@@ -39,6 +45,11 @@ from aesearch_utils.errors import AesearchError, UnknownNameError
 from aesearch_utils.io import write_json
 
 KERNEL_NAME = "python3"
+KERNEL_START_SECONDS = 120
+"""How long a kernel may take to start and to import TensorFlow."""
+WARM_UP_CODE = "import aesearch_utils.course.experiment, aesearch_utils.viz.figures"
+"""Run in a kernel started while a notebook runs, before its own notebook: the imports every
+notebook starts with, TensorFlow's above all."""
 TIMES_FILES = {"extended": "notebook_times_extended.json"}
 """Per profile, the results file of its whole runs' wall times (default below)."""
 TIMES_FILE = "notebook_times.json"
@@ -47,6 +58,10 @@ RERUN_TIMES_FILE = "notebook_times_rerun.json"
 TIME_GOALS_MINUTES = {"first run": 60, "rerun": 5, "notebook": 10}
 """The class hour (issue 14): the whole first run, a rerun with everything cached, and the
 longest any one notebook run may take, in the full profile on a 2-core CPU."""
+
+
+class KernelStartFailure(AesearchError):
+    """A notebook's kernel did not start, or could not import the package."""
 
 
 class NotebookFailure(AesearchError):
@@ -88,43 +103,100 @@ def select_notebooks(notebooks: Sequence[Path], wanted: Sequence[str]) -> list[P
     return sorted(chosen)
 
 
-def execute_notebook(notebook: Path, executed_copy: Path, parameters: dict[str, object]) -> float:
-    """Run one notebook with papermill; return its wall time in seconds."""
+class WarmKernel:
+    """A notebook's own kernel, started, with the package imported, while the notebook
+    before it runs.
+
+    Every notebook starts a kernel and imports TensorFlow, the same work each
+    time; a rerun with everything cached does little else. Done ahead, it
+    overlaps the notebook before. The import runs silently (no output, no
+    history), so the notebook's cells and execution counts are what they would be
+    in a fresh kernel, and each notebook still has a kernel of its own. The first
+    kernel imports nothing ahead: nothing runs meanwhile.
+    """
+
+    def __init__(self, working_dir: Path, import_ahead: bool = True) -> None:
+        self._sockets = tempfile.TemporaryDirectory(prefix="aesearch-kernel-")
+        # IPC sockets in a private folder: the kernel is reachable from this machine
+        # only, and ipykernel does not warn about unencrypted TCP.
+        self.manager = KernelManager(
+            kernel_name=KERNEL_NAME, transport="ipc", ip=str(Path(self._sockets.name) / "kernel")
+        )
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._start, args=(working_dir, import_ahead), daemon=True
+        )
+        self._thread.start()
+
+    def _start(self, working_dir: Path, import_ahead: bool) -> None:
+        try:
+            self.manager.start_kernel(cwd=str(working_dir))
+            if import_ahead:
+                self._import_ahead()
+        except BaseException as failure:  # handed to the thread that waits for the kernel
+            self._failure = failure
+
+    def _import_ahead(self) -> None:
+        client = self.manager.blocking_client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=KERNEL_START_SECONDS)
+            request = client.execute(WARM_UP_CODE, silent=True, store_history=False)
+            while True:
+                reply = client.get_shell_msg(timeout=KERNEL_START_SECONDS)
+                if reply["parent_header"].get("msg_id") == request:
+                    break
+            if reply["content"]["status"] != "ok":
+                raise RuntimeError(
+                    f"{WARM_UP_CODE!r}: {reply['content'].get('ename')}: "
+                    f"{reply['content'].get('evalue')}"
+                )
+        finally:
+            client.stop_channels()
+
+    def ready(self) -> KernelManager:
+        """The started kernel's manager, once its import has finished."""
+        self._thread.join()
+        if self._failure is not None:
+            raise KernelStartFailure(f"a notebook kernel did not start: {self._failure}")
+        return self.manager
+
+    def shutdown(self) -> None:
+        self._thread.join()
+        if self.manager.has_kernel:
+            self.manager.shutdown_kernel(now=True)
+        self._sockets.cleanup()
+
+
+def execute_notebook(
+    notebook: Path, executed_copy: Path, parameters: dict[str, object], kernel: WarmKernel
+) -> float:
+    """Run one notebook with papermill in ``kernel``; return its wall time in seconds, from
+    the moment it is handed over (waiting for the kernel's import, if unfinished, included)."""
     import papermill
-    from jupyter_client import KernelManager
     from papermill.exceptions import PapermillExecutionError
 
     executed_copy.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    # IPC sockets in a private folder: the kernel is reachable from this machine
-    # only, and ipykernel does not warn about unencrypted TCP.
-    with tempfile.TemporaryDirectory(prefix="aesearch-kernel-") as sockets:
-        kernel = KernelManager(
-            kernel_name=KERNEL_NAME, transport="ipc", ip=str(Path(sockets) / "kernel")
+    try:
+        papermill.execute_notebook(
+            notebook,
+            executed_copy,
+            parameters=parameters,
+            kernel_name=KERNEL_NAME,
+            km=kernel.ready(),
+            progress_bar=False,
+            cwd=notebook.parent,
         )
-        try:
-            papermill.execute_notebook(
-                notebook,
-                executed_copy,
-                parameters=parameters,
-                kernel_name=KERNEL_NAME,
-                km=kernel,
-                progress_bar=False,
-                cwd=notebook.parent,
-            )
-        except PapermillExecutionError as failure:
-            first_line = next((line for line in failure.source.splitlines() if line.strip()), "")
-            raise NotebookFailure(
-                notebook=notebook.stem,
-                execution_count=failure.exec_count,
-                first_line=first_line.strip(),
-                error=f"{failure.ename}: {failure.evalue}",
-                executed_copy=executed_copy,
-            ) from None
-        finally:
-            # nbclient only shuts down kernels it started itself
-            if kernel.has_kernel:
-                kernel.shutdown_kernel(now=True)
+    except PapermillExecutionError as failure:
+        first_line = next((line for line in failure.source.splitlines() if line.strip()), "")
+        raise NotebookFailure(
+            notebook=notebook.stem,
+            execution_count=failure.exec_count,
+            first_line=first_line.strip(),
+            error=f"{failure.ename}: {failure.evalue}",
+            executed_copy=executed_copy,
+        ) from None
     return time.perf_counter() - start
 
 
@@ -169,17 +241,32 @@ def run(
     os.environ[config.HEADLESS_VARIABLE] = "1"
     times: dict[str, float] = {}
     start = time.perf_counter()
-    for position, (notebook, run) in enumerate(runs, start=1):
-        print(f"[{position}/{len(runs)}] {run.name} ({profile}) ...", flush=True)
-        seconds = execute_notebook(notebook, executed_dir / f"{run.name}.ipynb", run.parameters)
-        times[run.name] = round(seconds, 1)
-        left = _estimate([later.name for _, later in runs[position:]], recorded)
-        print(
-            f"    done in {seconds:.1f} s; {(time.perf_counter() - start) / 60:.1f} min so far"
-            + (f", about {left / 60:.0f} min left" if left is not None else ""),
-            flush=True,
-        )
-    write_json(times_path, {"machine": machine_description(), "seconds": times})
+    kernel = WarmKernel(notebooks_dir, import_ahead=False)
+    try:
+        for position, (notebook, run) in enumerate(runs, start=1):
+            print(f"[{position}/{len(runs)}] {run.name} ({profile}) ...", flush=True)
+            current, kernel = kernel, (WarmKernel(notebooks_dir) if position < len(runs) else None)
+            try:
+                seconds = execute_notebook(
+                    notebook, executed_dir / f"{run.name}.ipynb", run.parameters, current
+                )
+            finally:
+                current.shutdown()
+            times[run.name] = round(seconds, 1)
+            left = _estimate([later.name for _, later in runs[position:]], recorded)
+            print(
+                f"    done in {seconds:.1f} s; {(time.perf_counter() - start) / 60:.1f} min so far"
+                + (f", about {left / 60:.0f} min left" if left is not None else ""),
+                flush=True,
+            )
+    finally:
+        if kernel is not None:
+            kernel.shutdown()
+    wall_seconds = round(time.perf_counter() - start, 1)
+    write_json(
+        times_path,
+        {"machine": machine_description(), "seconds": times, "wall_seconds": wall_seconds},
+    )
     if not whole:
         print(f"times of this partial run: {times_path} (the record is of whole runs only)")
     return times

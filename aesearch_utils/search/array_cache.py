@@ -42,6 +42,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+import xxhash
 
 from aesearch_utils import config
 from aesearch_utils.batching import BLOCK_ROWS
@@ -113,9 +114,14 @@ def cached_statistics(
 
 
 def array_digest(array: np.ndarray) -> str:
-    """A hash of an array's dtype, shape and values."""
+    """A hash of an array's dtype, shape and values.
+
+    XXH3 (128 bits) rather than a cryptographic hash: the key names work this
+    machine did, it guards against no adversary, and it hashes a training split
+    ten times faster than BLAKE2 (a rerun hashes the same splits dozens of times).
+    """
     array = np.ascontiguousarray(array)
-    digest = hashlib.blake2b(f"{array.dtype}|{array.shape}".encode(), digest_size=16)
+    digest = xxhash.xxh3_128(f"{array.dtype}|{array.shape}".encode())
     digest.update(memoryview(array).cast("B"))
     return digest.hexdigest()
 

@@ -31,7 +31,7 @@ from aesearch_utils.errors import (
     InvalidInputError,
     UnknownNameError,
 )
-from aesearch_utils.search.array_cache import cached_features, cached_statistics
+from aesearch_utils.search.array_cache import cached_features, cached_statistics, file_identity
 from aesearch_utils.search.descriptors import ColourHistogramEncoder, HOGEncoder
 from aesearch_utils.search.feature_spec import ModelFeatures
 from aesearch_utils.search.neighbours import unit_vectors
@@ -241,6 +241,14 @@ class LayerEncoder:
             flip_average=flip_average,
             unit_length=unit_length,
             source=source,
+        )
+
+    @classmethod
+    def from_trained(cls, trained, features: str = "latent", **options: bool) -> LayerEncoder:
+        """:meth:`from_autoencoder` for a :class:`~aesearch_utils.training.TrainedAutoencoder`:
+        its model's file names the encodings, so the array cache keeps them for a rerun."""
+        return cls.from_autoencoder(
+            trained.model, features, source=file_identity(trained.path), **options
         )
 
     @property

@@ -27,7 +27,7 @@ import numpy as np
 from aesearch_utils.data.dataset import Dataset
 from aesearch_utils.data.loading import load_dataset
 from aesearch_utils.errors import InvalidInputError, UnknownNameError
-from aesearch_utils.search.array_cache import CostTimer, file_identity
+from aesearch_utils.search.array_cache import CostTimer
 from aesearch_utils.search.descriptors import ColourHistogramEncoder, HOGEncoder
 from aesearch_utils.search.encoders import (
     ConcatenatedEncoder,
@@ -197,13 +197,12 @@ def features_encoder(
             )
         given = (models or {}).get(spec.model_name)
         trained.append(given or train_model(spec.model_name, data, epochs, seed))
-        encoder = LayerEncoder.from_autoencoder(
-            trained[-1].model,
+        encoder = LayerEncoder.from_trained(
+            trained[-1],
             spec.layer,
             stretch_levels=spec.stretch_levels,
             flip_average=spec.flip_average,
             unit_length=spec.unit_length,
-            source=file_identity(trained[-1].path),
         )
     else:
         raise InvalidInputError(f"not a feature spec: {spec!r}")
