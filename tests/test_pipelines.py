@@ -1,4 +1,5 @@
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -139,6 +140,20 @@ def test_layer_encoder_takes_pooled_features_and_averages_mirror_images():
     )
     with pytest.raises(InvalidInputError, match=re.escape("'pool1' ... 'pool2'")):
         LayerEncoder.from_autoencoder(model, "pool3")
+
+
+def test_a_trained_models_file_names_its_encodings(tmp_path):
+    model_file = tmp_path / "model.keras"
+    trained = SimpleNamespace(model=_small_model(), path=model_file)
+    assert LayerEncoder.from_trained(trained).cache_identity() is None  # no file: never kept
+    model_file.write_bytes(b"weights")
+    pooled = LayerEncoder.from_trained(trained, "pool1", flip_average=True)
+    assert pooled.name == "conv_fc_transpose:pool1+flip"
+    assert "model.keras:7:" in pooled.cache_identity()
+    model_file.write_bytes(b"retrained")  # another model: other encodings
+    assert LayerEncoder.from_trained(trained, "pool1", flip_average=True).cache_identity() != (
+        pooled.cache_identity()
+    )
 
 
 def test_registered_pipelines_and_their_errors():
