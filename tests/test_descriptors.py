@@ -18,6 +18,31 @@ def test_hog_describes_grey_and_colour_images_with_the_documented_size():
     assert vectors.dtype == np.float32 and np.isfinite(vectors).all()
 
 
+@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3), (30, 26, 1), (18, 21, 3)])
+def test_hog_gives_scikit_images_descriptor_for_a_whole_batch(shape):
+    from skimage.feature import hog
+
+    images = RNG.integers(0, 256, (4, *shape), dtype=np.uint8)
+    images[0] = 0  # no gradient anywhere: every block is zero
+    images[1, ..., 0] = np.arange(shape[1]) * 7  # one orientation everywhere
+    images[2, ..., -1] = images[2, ..., 0]  # channels tie for the strongest gradient
+    floats = images / np.float32(255)
+    colour = shape[-1] > 1
+    expected = [
+        hog(
+            image if colour else image[..., 0],
+            orientations=9,
+            pixels_per_cell=(4, 4),
+            cells_per_block=(2, 2),
+            channel_axis=-1 if colour else None,
+        )
+        for image in floats
+    ]
+    encoder = HOGEncoder(shape)
+    assert encoder.output_dim == len(expected[0])
+    np.testing.assert_allclose(encoder.encode(images), expected, rtol=0, atol=1e-6)
+
+
 def test_hog_sees_the_orientation_of_a_stroke():
     vertical, horizontal = np.zeros((2, 28, 28, 1), np.uint8), np.zeros((2, 28, 28, 1), np.uint8)
     vertical[0, 4:24, 10:13] = vertical[1, 4:24, 15:18] = 255
