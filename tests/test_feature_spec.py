@@ -25,6 +25,10 @@ from aesearch_utils.search.feature_spec import (
             ModelFeatures("dense", stretch_levels=True, unit_length=True),
         ),
         (
+            "conv_deep:pool2+levels+flip+root+unit",
+            ModelFeatures("conv_deep", "pool2", True, True, square_root=True, unit_length=True),
+        ),
+        (
             "conv_fc_transpose:pool1@128^0.75 + dense:latent@32^0.5",
             ConcatenatedFeatures(
                 (
@@ -65,7 +69,7 @@ def test_the_models_a_spec_needs():
         ("pca:0", "'pca:N'"),
         ("raw+flip", "'raw' takes no options"),
         ("hog+levels", "'hog' takes no options"),
-        ("dense:latent+unit+levels", "in the order levels, flip, unit"),
+        ("dense:latent+unit+levels", "in the order levels, flip, root, unit"),
         ("dense:latent+flip+flip", "once each"),
         ("dense:conv7", "'latent' or 'poolN'"),
         ("Dense!", "cannot read the feature spec"),
@@ -80,5 +84,5 @@ def test_bad_specs_say_what_is_wrong(text, message):
 
 
 def test_an_unknown_modifier_lists_the_known_ones():
-    with pytest.raises(UnknownNameError, match="levels, flip, unit"):
+    with pytest.raises(UnknownNameError, match="levels, flip, root, unit"):
         parse_features("dense:latent+sharpen")

@@ -50,12 +50,12 @@ def test_a_keras_layer_encoder_reopens(tmp_path):
     model = build_autoencoder("conv_fc_transpose", (28, 28, 1), 32)
     images = RNG.integers(0, 256, (60, 28, 28, 1), dtype=np.uint8)
     encoder = LayerEncoder.from_autoencoder(
-        model, "pool2", stretch_levels=True, flip_average=True, unit_length=True
+        model, "pool2", stretch_levels=True, flip_average=True, square_root=True, unit_length=True
     )
     pipeline = SearchPipeline(encoder, whiten_dims=16).fit(images, np.arange(60) % 2)
     reopened = SearchPipeline.open(pipeline.save(tmp_path / "conv"))
-    assert reopened.encoder.name == "conv_fc_transpose:pool2+levels+flip+unit"
-    assert (reopened.encoder.stretch_levels, reopened.encoder.unit_length) == (True, True)
+    assert reopened.encoder.name == "conv_fc_transpose:pool2+levels+flip+root+unit"
+    assert (reopened.encoder.square_root, reopened.encoder.unit_length) == (True, True)
     assert_same_answers(pipeline, reopened, images[:5])
 
 

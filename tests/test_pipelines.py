@@ -142,6 +142,22 @@ def test_layer_encoder_takes_pooled_features_and_averages_mirror_images():
         LayerEncoder.from_autoencoder(model, "pool3")
 
 
+def test_root_takes_the_signed_square_root_of_each_feature_before_unit_length():
+    model = _small_model()
+    images = RNG.integers(0, 256, (4, 28, 28, 1), dtype=np.uint8)
+    plain = LayerEncoder.from_autoencoder(model).encode(images)
+    assert (plain < 0).any()  # a latent has negative features: the root keeps their signs
+    rooted = LayerEncoder.from_autoencoder(model, square_root=True)
+    assert rooted.name == "conv_fc_transpose+root"
+    np.testing.assert_allclose(rooted.encode(images), np.sign(plain) * np.sqrt(np.abs(plain)))
+    both = LayerEncoder.from_autoencoder(model, "pool1", square_root=True, unit_length=True)
+    assert both.name == "conv_fc_transpose:pool1+root+unit"
+    pooled = LayerEncoder.from_autoencoder(model, "pool1").encode(images)
+    np.testing.assert_allclose(
+        both.encode(images), unit_vectors(np.sqrt(pooled)), rtol=1e-5, atol=1e-6
+    )
+
+
 def test_a_trained_models_file_names_its_encodings(tmp_path):
     model_file = tmp_path / "model.keras"
     trained = SimpleNamespace(model=_small_model(), path=model_file)

@@ -128,6 +128,7 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
         "conv_fc_transpose_augmented:pool1+levels+unit",
         "conv_fc_transpose_augmented:pool1+levels+unit@128^0.5"
         " + conv_fc_transpose_augmented:pool2+levels+unit@128^0.5",
+        "conv_fc_transpose_augmented:pool2+levels+root+unit",
     ),
     "fashion_mnist": (
         "raw", "pca:32", "hog",
@@ -138,6 +139,9 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
         "conv_fc_transpose:pool1+levels@128^0.75 + dense:latent+levels@32^0.5",
         "conv_fc_transpose:pool1+levels@128^0.75 + conv_fc_transpose:pool2+levels@128^0.5"
         " + dense:latent+levels@32^0.5",
+        "conv_fc_transpose:pool1+levels+root",
+        "conv_fc_transpose:pool1+levels+root@256^0.75 + dense:latent+levels@32^0.5",
+        "conv_fc_transpose_augmented:pool1+levels+root",
     ),
     "cifar10": (
         "raw", "pca:128", "hog", "colour:8", "colour:8@512^0 + hog@128^0.5",
@@ -146,6 +150,9 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
         "conv_deep_augmented:pool3+levels+flip", "conv_deep_augmented:pool2+levels+flip",
         "conv_deep_augmented:pool2+levels+flip@256^0.5"
         " + conv_deep_augmented:pool3+levels+flip@256^0.5",
+        "conv_deep_augmented:pool2+levels+flip+root", "conv_deep_augmented:pool3+levels+flip+root",
+        "conv_deep_augmented:pool2+levels+flip+root@256^0.5"
+        " + conv_deep_augmented:pool3+levels+flip+root@256^0.5",
     ),
 }  # fmt: skip
 """Per dataset, the features the ablation compares (specs of

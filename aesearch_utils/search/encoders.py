@@ -189,10 +189,14 @@ class LayerEncoder:
     to the full range first (:func:`~aesearch_utils.data.preprocessing.stretch_levels`),
     so a darker or washed-out image reads as the clean one; ``flip_average``
     averages the features of each image and of its mirror image, so that left-
-    and right-facing versions of an object describe it alike; ``unit_length``
-    scales the features to unit length, so that a fainter image, whose conv
-    responses are weaker all over, points the same way before a whitening
-    subtracts the gallery's mean.
+    and right-facing versions of an object describe it alike; ``square_root``
+    replaces each feature by its signed square root (the power normalisation of
+    Perronnin, Sánchez and Mensink's improved Fisher vectors, and of RootSIFT):
+    a conv map's few strongest responses, often an edge of high contrast, then
+    weigh less against the many weaker ones that describe the rest of the
+    shape; ``unit_length`` scales the features to unit length, so that a
+    fainter image, whose conv responses are weaker all over, points the same
+    way before a whitening subtracts the gallery's mean.
 
     Args:
         extractor: a Keras model from images to the features.
@@ -208,6 +212,7 @@ class LayerEncoder:
         *,
         stretch_levels: bool = False,
         flip_average: bool = False,
+        square_root: bool = False,
         unit_length: bool = False,
         source: str | None = None,
     ) -> None:
@@ -215,6 +220,7 @@ class LayerEncoder:
         self.name = name
         self.stretch_levels = stretch_levels
         self.flip_average = flip_average
+        self.square_root = square_root
         self.unit_length = unit_length
         self.source = source
 
@@ -226,6 +232,7 @@ class LayerEncoder:
         *,
         stretch_levels: bool = False,
         flip_average: bool = False,
+        square_root: bool = False,
         unit_length: bool = False,
         source: str | None = None,
     ) -> LayerEncoder:
@@ -233,13 +240,17 @@ class LayerEncoder:
         from aesearch_utils.backend import keras
 
         output = model.encoder.output if features == "latent" else _pooling_output(model, features)
-        spec = str(ModelFeatures(model.name, features, stretch_levels, flip_average, unit_length))
+        options = {
+            "stretch_levels": stretch_levels,
+            "flip_average": flip_average,
+            "square_root": square_root,
+            "unit_length": unit_length,
+        }
+        spec = str(ModelFeatures(model.name, features, **options))
         return cls(
             keras.Model(model.encoder.input, output),
             spec.replace(":latent", "") if features == "latent" else spec,
-            stretch_levels=stretch_levels,
-            flip_average=flip_average,
-            unit_length=unit_length,
+            **options,
             source=source,
         )
 
@@ -259,13 +270,15 @@ class LayerEncoder:
         if self.source is None:
             return None
         # the name is the feature spec's text: the layer and the modifiers
-        modifiers = self.stretch_levels, self.flip_average, self.unit_length
+        modifiers = self.stretch_levels, self.flip_average, self.square_root, self.unit_length
         return f"layer|{self.source}|{self.name}|{self.output_dim}|{modifiers}"
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         vectors = map_blocks(self._encode, images)
         if self.flip_average:
             vectors = (vectors + map_blocks(self._encode, np.asarray(images)[:, :, ::-1])) / 2
+        if self.square_root:
+            vectors = np.sign(vectors) * np.sqrt(np.abs(vectors))
         return unit_vectors(vectors) if self.unit_length else vectors
 
     def _encode(self, images: np.ndarray) -> np.ndarray:
@@ -285,6 +298,7 @@ class LayerEncoder:
             "name": self.name,
             "stretch_levels": self.stretch_levels,
             "flip_average": self.flip_average,
+            "square_root": self.square_root,
             "unit_length": self.unit_length,
         }
 
@@ -382,9 +396,10 @@ def load_encoder(state: dict[str, Any], folder: Path, key: str) -> Encoder:
             encoder = LayerEncoder(
                 extractor,
                 state["name"],
-                # pipelines saved before the levels and unit modifiers have neither
+                # pipelines saved before the levels, root and unit modifiers have none
                 stretch_levels=state.get("stretch_levels", False),
                 flip_average=state["flip_average"],
+                square_root=state.get("square_root", False),
                 unit_length=state.get("unit_length", False),
             )
         elif kind == "concatenated":

@@ -10,6 +10,8 @@ A spec names one source of features, or several side by side::
                                           (latent, pool1, pool2, ...), mirror-averaged
     conv_deep:pool3+levels+unit           the same layer of each image with its levels
                                           stretched, the features scaled to unit length
+    conv_fc_transpose:pool1+root          a layer's features, each replaced by its (signed)
+                                          square root
     conv_fc_transpose:pool1@128^0.75 + dense:latent@32^0.5
                                           two sources, each whitened (to 128 dimensions with
                                           power 0.75, to 32 with 0.5), joined
@@ -65,6 +67,9 @@ class ModelFeatures:
     """``+levels``: each image's levels stretched to the full range before it is encoded."""
     flip_average: bool = False
     """``+flip``: the features of the image and of its mirror image averaged."""
+    square_root: bool = False
+    """``+root``: each feature replaced by its signed square root, so that a few strong
+    responses weigh less against many weaker ones."""
     unit_length: bool = False
     """``+unit``: the features scaled to unit length, before any whitening."""
 
@@ -73,11 +78,11 @@ class ModelFeatures:
             f"+{name}" for name, on in zip(MODIFIERS, self.modifiers(), strict=True) if on
         )
 
-    def modifiers(self) -> tuple[bool, bool, bool]:
-        return self.stretch_levels, self.flip_average, self.unit_length
+    def modifiers(self) -> tuple[bool, bool, bool, bool]:
+        return self.stretch_levels, self.flip_average, self.square_root, self.unit_length
 
 
-MODIFIERS = ("levels", "flip", "unit")
+MODIFIERS = ("levels", "flip", "root", "unit")
 """A model's feature modifiers, in the order they are written (and applied)."""
 
 
@@ -112,7 +117,7 @@ _SINGLE = re.compile(
 _PART = re.compile(r"(?P<single>[^@]+)@(?P<dims>\d+)(?:\^(?P<power>\d*\.?\d+))?")
 _SYNTAX = (
     "write 'raw', 'pca:N', 'hog', 'colour:N', 'MODEL:latent', 'MODEL:poolN', optionally "
-    "followed by '+levels', '+flip', '+unit' (in that order), or several of them as "
+    "followed by '+levels', '+flip', '+root', '+unit' (in that order), or several of them as "
     "'SPEC@DIMS^POWER + SPEC@DIMS^POWER'"
 )
 
@@ -179,8 +184,10 @@ def _parse_single(piece: str, text: str) -> SingleFeatures:
             f"write a model's modifiers once each, in the order {', '.join(MODIFIERS)}, "
             f"got {piece!r}"
         )
-    levels, flip, unit = (name in modifiers for name in MODIFIERS)
-    return ModelFeatures(source, layer, stretch_levels=levels, flip_average=flip, unit_length=unit)
+    levels, flip, root, unit = (name in modifiers for name in MODIFIERS)
+    return ModelFeatures(
+        source, layer, stretch_levels=levels, flip_average=flip, square_root=root, unit_length=unit
+    )
 
 
 def is_baseline(spec: FeatureSpec | str) -> bool:

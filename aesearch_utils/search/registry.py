@@ -202,6 +202,7 @@ def features_encoder(
             spec.layer,
             stretch_levels=spec.stretch_levels,
             flip_average=spec.flip_average,
+            square_root=spec.square_root,
             unit_length=spec.unit_length,
         )
     else:
