@@ -3,6 +3,9 @@
 Usage: ``python benchmarks/seed_spread.py [--pipelines mnist-best ...] [--seeds 0 1 2]
 [--output results/seed_spread.json]``
 
+Measuring some pipelines replaces their rows in an existing output file and
+keeps the others', so a changed recipe is measured again on its own.
+
 A bootstrap interval over the test queries (notebook 12) says how much a
 score would move with another test set; it says nothing about another
 training run. Here each registered pipeline is built again with each
@@ -17,6 +20,7 @@ it is larger than this spread as well as the bootstrap interval.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 from pathlib import Path
@@ -65,10 +69,16 @@ def main() -> None:
                 f"{score}_sd": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
             }
         rows.append({"pipeline": name, "dataset": data.name, **summary, "runs": runs})
-    write_json(
-        arguments.output,
-        {"machine": machine_description(), "rows": rows},
-    )
+    # rows of the pipelines not measured now stay, as long as they are still registered
+    order = list(pipeline_names())
+    kept = (
+        [row for row in json.loads(arguments.output.read_text())["rows"]
+         if row["pipeline"] in order and row["pipeline"] not in arguments.pipelines]
+        if arguments.output.is_file()
+        else []
+    )  # fmt: skip
+    rows = sorted(kept + rows, key=lambda row: order.index(row["pipeline"]))
+    write_json(arguments.output, {"machine": machine_description(), "rows": rows})
     print(f"written to {arguments.output}")
 
 

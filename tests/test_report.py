@@ -336,6 +336,23 @@ def test_the_augmentation_table_pairs_each_augmented_recipe_with_its_clean_twin(
     ]
 
 
+def test_the_root_table_pairs_each_rooted_candidate_with_its_twin_without_roots(tmp_path):
+    rows = [
+        {"dataset": "cifar10", "features": features, "whiten_dims": 0, "whiten_power": 0.0,
+         "expansion_k": 0, "precision_at_10": score, "map_at_100": 0.2}
+        for features, score in (("a:pool2+flip@8^0.5 + a:pool3@8^0.5", 0.44),
+                                ("a:pool2+flip+root@8^0.5 + a:pool3+root@8^0.5", 0.46),
+                                ("a:pool2+flip+root", 0.45), ("a:pool3+root", 0.43),
+                                ("a:pool3", 0.435))
+    ]  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "12_ablation.csv", index=False)
+    # a concatenation's twin drops the roots of every part; a spec without a twin is left out
+    assert report.root_table(tmp_path).splitlines()[2:] == [
+        "| cifar10 | a:pool2+flip+root@8^0.5 + a:pool3+root@8^0.5 | 0.4600 | 0.4400 | +0.0200 |",
+        "| cifar10 | a:pool3+root | 0.4300 | 0.4350 | -0.0050 |",
+    ]
+
+
 def test_the_validation_robustness_table_lists_the_rules_steps(tmp_path):
     setting = {"whiten_dims": 0, "whiten_power": 0.0, "expansion_k": 0}
     clean = {"raw": 0.95, "a:latent": 0.98, "b:pool2": 0.97, "hog": 0.96}

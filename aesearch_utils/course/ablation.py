@@ -449,24 +449,32 @@ def reranking_table(
     return pd.concat(tables, ignore_index=True)
 
 
-def augmentation_effect(rows: pd.DataFrame) -> pd.DataFrame:
-    """Each augmented recipe's best validation precision@10 beside its twin trained on clean
-    images (the same spec without the ``_augmented`` suffix), where both were measured."""
-    from aesearch_utils.training.recipes import AUGMENTED
-
+def twin_effect(rows: pd.DataFrame, twin_of: Callable[[str], str | None]) -> pd.DataFrame:
+    """Each candidate's best validation precision@10 beside its twin's, where both were
+    measured: ``twin_of`` names a spec's twin (:func:`clean_trained_twin`,
+    :func:`unrooted_twin`), or None for a spec that has none."""
     best = best_rows(rows).set_index("features")["precision_at_10"]
-    pairs = [
-        (spec, spec.replace(f"{AUGMENTED}:", ":"))
-        for spec in best.index
-        if f"{AUGMENTED}:" in spec and spec.replace(f"{AUGMENTED}:", ":") in best.index
-    ]
+    pairs = [(spec, twin_of(spec)) for spec in best.index]
+    pairs = [(spec, twin) for spec, twin in pairs if twin in best.index]
     return pd.DataFrame(
         {
-            "augmented": [augmented for augmented, _ in pairs],
-            "P@10 augmented": [best[augmented] for augmented, _ in pairs],
-            "P@10 clean-trained twin": [best[plain] for _, plain in pairs],
+            "features": [spec for spec, _ in pairs],
+            "P@10": [best[spec] for spec, _ in pairs],
+            "P@10 twin": [best[twin] for _, twin in pairs],
         }
-    ).assign(difference=lambda table: table["P@10 augmented"] - table["P@10 clean-trained twin"])
+    ).assign(difference=lambda table: table["P@10"] - table["P@10 twin"])
+
+
+def clean_trained_twin(spec: str) -> str | None:
+    """An augmented recipe's spec with the same architecture trained on clean images."""
+    from aesearch_utils.training.recipes import AUGMENTED
+
+    return spec.replace(f"{AUGMENTED}:", ":") if f"{AUGMENTED}:" in spec else None
+
+
+def unrooted_twin(spec: str) -> str | None:
+    """A spec with ``+root`` modifiers, without them."""
+    return spec.replace("+root", "") if "+root" in spec else None
 
 
 def progression(whitening: pd.DataFrame, reranking: pd.DataFrame) -> pd.DataFrame:

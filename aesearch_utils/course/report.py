@@ -24,9 +24,11 @@ from aesearch_utils.course.ablation import (
     ABLATION_FILE,
     ROBUSTNESS_FILE,
     TARGETS,
-    augmentation_effect,
+    clean_trained_twin,
     examined_pipelines,
     target_verdict,
+    twin_effect,
+    unrooted_twin,
 )
 from aesearch_utils.course.benchmark import CLASSIC_BASELINES, COURSE_MODELS, verdict
 from aesearch_utils.course.machine import machine_line
@@ -362,14 +364,25 @@ def best_pipelines_verdict(results_dir: Path) -> str:
 def augmentation_table(results_dir: Path) -> str:
     """Notebook 12's validation study: each augmented recipe against its twin trained on clean
     images (best validation precision@10 of each)."""
+    header = ["dataset", "augmented recipe", "validation P@10", "clean-trained twin", "difference"]
+    return _twin_table(results_dir, clean_trained_twin, header)
+
+
+def root_table(results_dir: Path) -> str:
+    """Notebook 12's validation study: each ``+root`` candidate against its twin without the
+    square roots (best validation precision@10 of each)."""
+    header = ["dataset", "features with +root", "validation P@10", "without +root", "difference"]
+    return _twin_table(results_dir, unrooted_twin, header)
+
+
+def _twin_table(results_dir: Path, twin_of: Callable[[str], str | None], header: list[str]) -> str:
     table = pd.read_csv(results_dir / ABLATION_FILE)
     rows = []
     for dataset, group in _in_catalogue_order(table).groupby("dataset", sort=False):
-        for row in augmentation_effect(group).itertuples(index=False):
+        for row in twin_effect(group, twin_of).itertuples(index=False):
             rows.append(
-                [dataset, row[0], f"{row[1]:.4f}", f"{row[2]:.4f}", f"{row.difference:+.4f}"]
+                [dataset, row.features, f"{row[1]:.4f}", f"{row[2]:.4f}", f"{row.difference:+.4f}"]
             )
-    header = ["dataset", "augmented recipe", "validation P@10", "clean-trained twin", "difference"]
     return markdown_table(header, rows)
 
 
@@ -621,6 +634,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "notebook_times": notebook_times_table,
     "robustness": robustness_table,
     "augmentation": augmentation_table,
+    "root": root_table,
     "fine_tuning": fine_tuning_table,
     "validation_robustness": validation_robustness_table,
     "robustness_shortfalls": robustness_shortfalls,
