@@ -24,6 +24,16 @@ def test_masking_zeroes_about_the_requested_share_of_pixels():
     assert abs((noisy == 0).mean() - 0.25) < 0.01
 
 
+def test_patch_masking_hides_whole_squares_of_the_grid():
+    noisy = add_noise(np.ones((300, 10, 10, 3), np.float32), "patch_masking", 0.5, seed=1)
+    # 10 px is a 3 x 3 grid of 4-pixel squares, the last row and column cut to 2 px
+    squares = noisy[:, ::4, ::4, 0]
+    expanded = squares.repeat(4, axis=1).repeat(4, axis=2)[:, :10, :10]
+    np.testing.assert_array_equal(noisy[..., 0], expanded)
+    np.testing.assert_array_equal(noisy[..., 0], noisy[..., 2])
+    assert 0.45 < 1 - squares.mean() < 0.55
+
+
 def test_salt_and_pepper_sets_whole_pixels_to_black_or_white():
     noisy = add_noise(np.full((200, 10, 10, 3), 0.5, np.float32), "salt_and_pepper", 0.2, seed=3)
     hit = np.any(noisy != 0.5, axis=-1)

@@ -304,6 +304,24 @@ def test_the_fine_tuning_table_marks_the_recipe_the_rule_chose(tmp_path):
     assert lines[-1] == "Measured on 2 CPU cores (AMD EPYC, avx2)."
 
 
+def test_the_encoder_variants_table_reads_its_results_file(tmp_path):
+    rows = [
+        {"pipeline": "mnist-best", "dataset": "mnist", "model": "conv_fc_transpose",
+         "variant": variant, "parameters": parameters, "train_seconds": seconds,
+         "precision_at_10": p, "map_at_100": p - 0.02, "map_at_100_retrieved": p - 0.01}
+        for variant, parameters, seconds, p in (("registered", 430273, 109.4, 0.98),
+                                                ("wider", 900001, 300.6, 0.981))
+    ]  # fmt: skip
+    machine = {"cpus": 2, "cpu_model": "AMD EPYC", "vector_extension": "avx2"}
+    write_json(tmp_path / "encoder_variants.json", {"machine": machine, "rows": rows})
+    assert report.encoder_variants_table(tmp_path).splitlines()[2:] == [
+        "| mnist-best | conv_fc_transpose | registered | 430,273 | 109 | 0.9800 | 0.9700 |",
+        "| mnist-best | conv_fc_transpose | wider | 900,001 | 301 | 0.9810 | 0.9710 |",
+        "",
+        "Measured on 2 CPU cores (AMD EPYC, avx2).",
+    ]
+
+
 def test_the_robustness_shortfalls_name_the_changes_where_the_winner_falls_behind(tmp_path):
     rows = [
         {"dataset": "mnist", "change": change, "pipeline": name, "precision_at_10": score,
@@ -350,6 +368,30 @@ def test_the_root_table_pairs_each_rooted_candidate_with_its_twin_without_roots(
     assert report.root_table(tmp_path).splitlines()[2:] == [
         "| cifar10 | a:pool2+flip+root@8^0.5 + a:pool3+root@8^0.5 | 0.4600 | 0.4400 | +0.0200 |",
         "| cifar10 | a:pool3+root | 0.4300 | 0.4350 | -0.0050 |",
+    ]
+
+
+def test_the_graph_reranking_table_keeps_each_methods_best_setting(tmp_path):
+    def row(base, method, k, parameter, precision, lead):
+        return {"pipeline": "mnist-best", "dataset": "mnist", "base": base, "method": method,
+                "k": k, "parameter": parameter, "precision_at_10": precision, "map_at_100": 0.9,
+                "map_at_100_retrieved": 0.95, "lead_over_registered": lead,
+                "lead_low": lead - 0.002, "lead_high": lead + 0.002, "seconds": 1.0}  # fmt: skip
+
+    pd.DataFrame(
+        [row("dba+qe10", "registered", None, None, 0.98, 0.0),
+         row("cosine", "none", None, None, 0.97, -0.01),
+         row("cosine", "k-reciprocal", 10, 0.3, 0.975, -0.005),
+         row("cosine", "k-reciprocal", 20, 0.6, 0.976, -0.004),
+         row("dba+qe10", "k-reciprocal", 10, 0.3, 0.981, 0.001)]
+    ).to_csv(tmp_path / "graph_reranking.csv", index=False)  # fmt: skip
+    assert report.graph_reranking_table(tmp_path).splitlines()[2:] == [
+        "| mnist-best | registered | dba+qe10 | 0.9800 | 0.9500 |  |",
+        "| mnist-best | none | cosine | 0.9700 | 0.9500 | -0.0100 [-0.012, -0.008] |",
+        "| mnist-best | k-reciprocal (k 20, 0.6) | cosine | 0.9760 | 0.9500 "
+        "| -0.0040 [-0.006, -0.002] |",
+        "| mnist-best | k-reciprocal (k 10, 0.3) | dba+qe10 | 0.9810 | 0.9500 "
+        "| +0.0010 [-0.001, 0.003] |",
     ]
 
 

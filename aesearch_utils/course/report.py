@@ -477,6 +477,61 @@ def seed_spread_table(results_dir: Path) -> str:
     return markdown_table(header, rows)
 
 
+def graph_reranking_table(results_dir: Path) -> str:
+    """``benchmarks/graph_reranking.py``: per registered pipeline, on its validation split, its
+    own re-ranking, plain cosine search, and the best setting of each graph re-ranking, with
+    the lead over the registered re-ranking and its paired bootstrap interval."""
+    table = pd.read_csv(results_dir / "graph_reranking.csv")
+    # each method's best row, shown in the file's order (the benchmark's)
+    best = (
+        table.sort_values("precision_at_10", ascending=False, kind="stable")
+        .drop_duplicates(["pipeline", "base", "method"])
+        .sort_index()
+    )
+    rows = []
+    for row in best.itertuples(index=False):
+        setting = "" if pd.isna(row.k) else f" (k {row.k:.0f}, {row.parameter:g})"
+        rows.append(
+            [
+                row.pipeline,
+                f"{row.method}{setting}",
+                row.base,
+                f"{row.precision_at_10:.4f}",
+                f"{row.map_at_100_retrieved:.4f}",
+                "" if row.method == "registered" else
+                f"{row.lead_over_registered:+.4f}{_interval(row.lead_low, row.lead_high)}",
+            ]
+        )  # fmt: skip
+    header = [
+        "pipeline", "re-ranking (best setting)", "on", "validation P@10", "mAP@100 (retrieved)",
+        "lead over registered [95% interval]",
+    ]  # fmt: skip
+    return markdown_table(header, rows)
+
+
+def encoder_variants_table(results_dir: Path) -> str:
+    """``benchmarks/encoder_variants.py``: each winner's pipeline on validation with its model
+    trained as registered and as each variant, and the training time of each."""
+    measured = _read(results_dir, "encoder_variants.json")
+    rows = [
+        [
+            row["pipeline"],
+            row["model"],
+            row["variant"],
+            f"{row['parameters']:,}",
+            f"{row['train_seconds']:.0f}",
+            f"{row['precision_at_10']:.4f}",
+            f"{row['map_at_100_retrieved']:.4f}",
+        ]
+        for row in measured["rows"]
+    ]
+    header = [
+        "pipeline", "model", "trained", "parameters", "training s", "validation P@10",
+        "mAP@100 (retrieved)",
+    ]  # fmt: skip
+    return markdown_table(header, rows) + f"\n{machine_line(measured['machine'])}\n"
+
+
 def fine_tuning_table(results_dir: Path) -> str:
     """``benchmarks/fine_tuning.py``: each augmented recipe trained from scratch or fine-tuned
     from the plain model, validation scores of one pipeline, and which the rule chose."""
@@ -640,6 +695,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "robustness_shortfalls": robustness_shortfalls,
     "best_pipelines_verdict": best_pipelines_verdict,
     "seed_spread": seed_spread_table,
+    "graph_reranking": graph_reranking_table,
+    "encoder_variants": encoder_variants_table,
     "training_speed": training_speed_table,
 }
 

@@ -174,13 +174,18 @@ class SearchPipeline:
     def query_features(self, features: np.ndarray, k: int = 10) -> SearchResult:
         """Search with already-encoded query features (the encoder's output)."""
         index = self._fitted()
-        vectors = self.unit_vectors(features)
-        if self.expansion_k:
-            first = index.query_vectors(vectors, self.expansion_k)
-            vectors = alpha_query_expansion(
-                vectors, index.vectors, first.rows, first.distances, self.expansion_alpha
-            )
-        return index.query_vectors(vectors, k)
+        return index.query_vectors(self.expanded_queries(self.unit_vectors(features)), k)
+
+    def expanded_queries(self, vectors: np.ndarray) -> np.ndarray:
+        """Unit query vectors (:meth:`unit_vectors`) after alpha query expansion; the same
+        vectors when re-ranking is off."""
+        if not self.expansion_k:
+            return vectors
+        index = self._fitted()
+        first = index.query_vectors(vectors, self.expansion_k)
+        return alpha_query_expansion(
+            vectors, index.vectors, first.rows, first.distances, self.expansion_alpha
+        )
 
     def save(self, path: str | os.PathLike[str], include_index: bool = True) -> Path:
         """Save the fitted pipeline into the folder ``path``, atomically (see

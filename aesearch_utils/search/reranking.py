@@ -38,13 +38,20 @@ def _weighted_means(
     return unit_vectors(anchors + np.einsum("qk,qkd->qd", weights, neighbours))
 
 
+def gallery_neighbours(gallery: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each gallery vector's ``k`` nearest other gallery vectors: ``(rows, cosine distances)``."""
+    gallery = np.asarray(gallery, dtype=np.float32)
+    _check(k, 0.0, len(gallery))
+    rows, distances = nearest_neighbours(gallery, gallery, k + 1, "cosine")
+    # the nearest is usually the vector itself; drop it by position, duplicates stay
+    return rows[:, 1:], distances[:, 1:]
+
+
 def database_side_augmentation(gallery: np.ndarray, k: int, alpha: float = 3.0) -> np.ndarray:
     """The gallery, each vector averaged with its ``k`` nearest neighbours (unit vectors)."""
     gallery = unit_vectors(np.asarray(gallery, dtype=np.float32))
     _check(k, alpha, len(gallery))
-    neighbours, distances = nearest_neighbours(gallery, gallery, k + 1, "cosine")
-    # the nearest is usually the vector itself; drop it by position, duplicates stay
-    neighbours, distances = neighbours[:, 1:], distances[:, 1:]
+    neighbours, distances = gallery_neighbours(gallery, k)
     augmented = np.empty_like(gallery)
     for rows in row_blocks(len(gallery)):
         augmented[rows] = _weighted_means(
