@@ -81,7 +81,7 @@ def main() -> None:
         }
         registered = benchmark_config(model, data.image_shape)
         for variant, changes in VARIANTS.items():
-            training = varied(registered, changes) if changes else registered
+            training = varied(registered, changes)
             trained = train_autoencoder(training, data.x_train, data.y_train, dataset=data.name)
             encoder = features_encoder(
                 recipe.features, data, split.gallery, models={model: trained}

@@ -35,6 +35,7 @@ from aesearch_utils.search.graph_reranking import (
     diffusion_ranking,
     k_reciprocal_reranking,
 )
+from aesearch_utils.search.index import SearchResult
 from aesearch_utils.search.metrics import bootstrap_interval, precision_per_query, retrieval_scores
 from aesearch_utils.search.pipeline import SearchPipeline, post_processing
 from aesearch_utils.search.registry import features_encoder, pipeline_names, pipeline_recipe
@@ -49,10 +50,9 @@ DIFFUSION_SEEDS = 10
 DIFFUSION_ALPHA = 0.9
 
 
-def graph_rows(pipeline: SearchPipeline, queries: np.ndarray, base: str):
-    """Per graph re-ranking of ``pipeline``'s gallery: its setting and its ``(rows, seconds)``."""
-    gallery = pipeline.index.vectors
-    first = pipeline.index.query_vectors(queries, FIRST_RESULTS)
+def graph_rows(gallery: np.ndarray, first: SearchResult, base: str):
+    """Per graph re-ranking of a first search (``first``, over the unit vectors ``gallery``):
+    its setting and its ``(rows, seconds)``."""
     start = time.perf_counter()
     graph = NeighbourGraph.of(gallery, max(*RECIPROCAL_DEPTHS, *DIFFUSION_DEPTHS))
     graph_seconds = time.perf_counter() - start
@@ -89,13 +89,19 @@ def measure(name: str) -> list[dict]:
             encoded.gallery, split.gallery_labels, split.gallery.shape[1:]
         )
 
-    registered = fitted(recipe.expansion_k)
-    reference = registered.query_features(encoded.queries, FIRST_RESULTS).rows
+    # the first search of each base, on which the graph re-rankings start
+    registered_base = "+".join(post_processing(None, 0, recipe.expansion_k)) or "cosine"
+    bases = {"cosine": fitted(0), registered_base: fitted(recipe.expansion_k)}
+    first = {
+        base: pipeline.index.query_vectors(
+            pipeline.expanded_queries(pipeline.unit_vectors(encoded.queries)), FIRST_RESULTS
+        )
+        for base, pipeline in bases.items()
+    }
+    reference = first[registered_base].rows
     reference_precision = precision_per_query(
         split.query_labels, split.gallery_labels[reference], 10
     )
-    registered_steps = post_processing(None, 0, recipe.expansion_k)[0]
-    plain = fitted(0)
 
     def row(setting: dict, rows: np.ndarray, seconds: float) -> dict:
         retrieved = split.gallery_labels[rows]
@@ -105,6 +111,7 @@ def measure(name: str) -> list[dict]:
         return {
             "pipeline": name,
             "dataset": recipe.dataset,
+            **dict.fromkeys(("base", "method", "k", "parameter")),
             **setting,
             **retrieval_scores(split.query_labels, retrieved, split.gallery_labels, 10, 100),
             "lead_over_registered": round(float(lead.mean()), 4),
@@ -113,14 +120,13 @@ def measure(name: str) -> list[dict]:
             "seconds": round(seconds, 1),
         }
 
-    cosine = plain.index.query_vectors(plain.unit_vectors(encoded.queries), FIRST_RESULTS).rows
     rows = [
-        row({"base": registered_steps, "method": "registered"}, reference, 0.0),
-        row({"base": "cosine", "method": "none"}, cosine, 0.0),
+        row({"base": registered_base, "method": "registered"}, reference, 0.0),
+        row({"base": "cosine", "method": "none"}, first["cosine"].rows, 0.0),
     ]
-    for pipeline, base in ((plain, "cosine"), (registered, registered_steps)):
-        queries = pipeline.expanded_queries(pipeline.unit_vectors(encoded.queries))
-        rows += [row(setting, *ranked) for setting, ranked in graph_rows(pipeline, queries, base)]
+    for base, pipeline in bases.items():
+        ranked = graph_rows(pipeline.index.vectors, first[base], base)
+        rows += [row(setting, *result) for setting, result in ranked]
     return rows
 
 
