@@ -33,7 +33,7 @@ from aesearch_utils import config
 from aesearch_utils.course.machine import machine_description
 from aesearch_utils.data import load_dataset
 from aesearch_utils.io import write_json
-from aesearch_utils.service.app import free_port
+from aesearch_utils.service.server import free_port
 from aesearch_utils.service.uploads import decode_upload
 from aesearch_utils.store.gallery import Gallery, build_registered_gallery
 

@@ -22,7 +22,7 @@ import pytest
 
 from aesearch_utils import config
 from aesearch_utils.course import profiles
-from aesearch_utils.service.app import free_port
+from aesearch_utils.service.server import free_port
 
 NOTEBOOK = "07_variational_autoencoder"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

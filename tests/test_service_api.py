@@ -2,6 +2,7 @@
 
 import io
 import zlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,13 +10,15 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from aesearch_utils.search import PixelEncoder, SearchPipeline
-from aesearch_utils.service.app import ServiceSettings, create_app
+from aesearch_utils import config
+from aesearch_utils.service.app import create_app
 from aesearch_utils.store import Gallery
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, (200, 8, 8, 1), dtype=np.uint8)
 IMAGES[:, 0, :] = IMAGES[:, -1, :] = IMAGES[:, :, 0] = IMAGES[:, :, -1] = 0  # dark borders
 LABELS = np.arange(200) % 4
+TOKEN = "a-write-token-long-enough"
 
 
 def png(array: np.ndarray, mode: str | None = None) -> bytes:
@@ -28,7 +31,9 @@ def png(array: np.ndarray, mode: str | None = None) -> bytes:
 def service(tmp_path):
     pipeline = SearchPipeline(PixelEncoder((8, 8, 1)), whiten_dims=16, expansion_k=3)
     gallery = Gallery.build(tmp_path / "digits", pipeline, IMAGES, LABELS, class_names="abcd")
-    settings = ServiceSettings(galleries_dir=tmp_path, max_upload_bytes=50_000, max_k=50)
+    settings = replace(
+        config.settings(), galleries_dir=tmp_path, max_upload_bytes=50_000, max_k=50
+    )
     with TestClient(create_app(settings, {"digits": gallery})) as client:
         yield client, gallery
     gallery.close()
@@ -130,7 +135,7 @@ def test_bad_searches_get_a_4xx_json_error_and_change_nothing(service, data, k, 
 def test_bad_names_ids_and_labels(service):
     client, gallery = service
     unknown = search(client, png(IMAGES[3, :, :, 0]), name="cats")
-    assert unknown.status_code == 404 and "loaded galleries: digits" in unknown.json()["error"]
+    assert unknown.status_code == 404 and "galleries you can search: digits" in unknown.json()["error"]
     assert client.get("/api/galleries/digits/images/999").status_code == 404
     assert client.delete("/api/galleries/digits/images/999").status_code == 404
     files = {"image": ("n.png", png(IMAGES[1, :, :, 0]))}
@@ -146,13 +151,13 @@ def test_bad_names_ids_and_labels(service):
 def test_writes_need_the_token_when_one_is_set(tmp_path):
     pipeline = SearchPipeline(PixelEncoder((8, 8, 1)))
     gallery = Gallery.build(tmp_path / "digits", pipeline, IMAGES, LABELS)
-    settings = ServiceSettings(galleries_dir=tmp_path, write_token="s3cret")
+    settings = replace(config.settings(), galleries_dir=tmp_path, write_token=TOKEN)
     with TestClient(create_app(settings, {"digits": gallery})) as client:
         files = {"image": ("n.png", png(IMAGES[1, :, :, 0]))}
         refused = client.post("/api/galleries/digits/images", files=files)
         assert refused.status_code == 401 and "Bearer" in refused.json()["error"]
         assert client.delete("/api/galleries/digits/images/1").status_code == 401
-        headers = {"Authorization": "Bearer s3cret"}
+        headers = {"Authorization": f"Bearer {TOKEN}"}
         assert (
             client.post("/api/galleries/digits/images", files=files, headers=headers).status_code
             == 201

@@ -12,7 +12,7 @@ import numpy as np
 from conftest import png_bytes, start_service
 
 from aesearch_utils.search import PixelEncoder, SearchPipeline
-from aesearch_utils.service.app import free_port
+from aesearch_utils.service.server import free_port
 from aesearch_utils.store import Gallery
 
 RNG = np.random.default_rng(2)

@@ -9,7 +9,7 @@ import pytest
 from conftest import png_bytes, start_service
 
 from aesearch_utils.search import PixelEncoder, SearchPipeline
-from aesearch_utils.service.app import free_port
+from aesearch_utils.service.server import free_port
 from aesearch_utils.store import Gallery
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

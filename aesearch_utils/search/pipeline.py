@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,20 @@ def post_processing(whiten_dims: int | None, whiten_power: float, expansion_k: i
     if expansion_k:
         steps.append(f"dba+qe{int(expansion_k)}")
     return steps
+
+
+@contextmanager
+def _reading(path: Path, what: str) -> Iterator[None]:
+    """Any failure to read a saved part as a :class:`CorruptDataError` naming its file."""
+    try:
+        yield
+    except CorruptDataError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise CorruptDataError(
+            f"{path}: the saved {what} cannot be read ({type(error).__name__}: {error}); "
+            "save or build it again"
+        ) from None
 
 
 class _Whitened:
@@ -233,14 +250,17 @@ class SearchPipeline:
                 f"{folder}: pipeline format {description.get('format')}, this version reads "
                 f"{PIPELINE_FORMAT_VERSION}: build and save the pipeline again"
             )
-        pipeline = cls(load_encoder(description["encoder"], folder, "encoder"),
-                       **description["settings"])  # fmt: skip
+        with _reading(folder, "encoder"):
+            pipeline = cls(load_encoder(description["encoder"], folder, "encoder"),
+                           **description["settings"])  # fmt: skip
         whitening = description["whitening"]
         if whitening:
-            pipeline.whitening = Whitening.load_state(folder / "whitening.npz", **whitening)
+            with _reading(folder / "whitening.npz", "whitening"):
+                pipeline.whitening = Whitening.load_state(folder / "whitening.npz", **whitening)
         if description["index"]:
             whitened = _Whitened(pipeline.encoder, pipeline.whitening)
-            pipeline.index = ImageIndex.load(folder / "index.npz", whitened)
+            with _reading(folder / "index.npz", "index"):
+                pipeline.index = ImageIndex.load(folder / "index.npz", whitened)
         pipeline.metadata = description["metadata"]
         pipeline.image_shape = tuple(description["image_shape"])
         return pipeline

@@ -1,4 +1,5 @@
-"""Uploaded files to gallery-shaped images, and every way that can go wrong, said plainly.
+"""Uploaded files to gallery-shaped images, and every way that can go wrong, said plainly;
+and gallery images back to PNG files.
 
 An upload may be any size or mode (a phone photo, a transparent PNG, a canvas
 drawing); it is converted as the gallery's training data was: grey 28x28 for
@@ -74,3 +75,10 @@ def decode_upload(data: bytes, image_shape: tuple[int, ...]) -> Upload:
         if border.mean() > 127:
             array, inverted = 255 - array, True
     return Upload(array, inverted, transparent)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """A gallery image (``(H, W, 1 or 3)`` uint8) as a PNG file's bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(buffer, "PNG")
+    return buffer.getvalue()

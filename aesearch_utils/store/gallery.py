@@ -2,7 +2,7 @@
 
 On disk a gallery is one folder::
 
-    gallery.json       name, image shape, class names, format
+    gallery.json       image shape, class names, format, owner (a tenant), visibility
     pipeline/          the encoder, its weights and the whitening (SearchPipeline.save)
     record.sqlite      every item: id, label, image, vectors (SQLite, WAL)
 
@@ -29,7 +29,6 @@ come or gone.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import threading
 import uuid
@@ -40,9 +39,10 @@ from typing import Any
 
 import numpy as np
 
+from aesearch_utils import config
 from aesearch_utils.data.image_folder import load_image_folder
 from aesearch_utils.data.loading import load_dataset
-from aesearch_utils.errors import DataNotFoundError, InvalidInputError
+from aesearch_utils.errors import CorruptDataError, DataNotFoundError, InvalidInputError
 from aesearch_utils.io import write_json
 from aesearch_utils.search.encoders import check_images, encode_images
 from aesearch_utils.search.index import SearchResult
@@ -51,9 +51,24 @@ from aesearch_utils.search.pipeline import SearchPipeline
 from aesearch_utils.search.registry import features_encoder, pipeline_recipe
 from aesearch_utils.search.reranking import alpha_query_expansion, database_side_augmentation
 from aesearch_utils.store.record import NO_LABEL, GalleryRecord
+from aesearch_utils.store.tenants import ADMIN, check_tenant_name
 from aesearch_utils.store.views import FaissView, MilvusView, VectorView
 
 GALLERY_FORMAT_VERSION = 1
+VISIBILITIES = ("public", "private")
+"""``public``: anyone may search it and see its images; ``private``: only its owner."""
+
+
+def check_visibility(visibility: str) -> str:
+    if visibility not in VISIBILITIES:
+        raise InvalidInputError(
+            f"visibility {visibility!r}: choose one of {', '.join(VISIBILITIES)}"
+        )
+    return visibility
+
+
+class GalleryClosedError(InvalidInputError):
+    """A gallery used after :meth:`Gallery.close`."""
 
 
 class ReadWriteLock:
@@ -96,7 +111,7 @@ def _view(uri: str | None, name: str, part: str, dim: int) -> VectorView:
     if not uri:
         return FaissView(dim)
     collection = "".join(ch if ch.isalnum() else "_" for ch in f"{name}_{part}")
-    return MilvusView(uri, collection, dim, os.environ.get("AESEARCH_MILVUS_TOKEN", ""))
+    return MilvusView(uri, collection, dim, config.settings().milvus_token)
 
 
 class Gallery:
@@ -112,13 +127,17 @@ class Gallery:
         vectors_uri: str | None = None,
     ) -> None:
         self.path = path
-        self.name: str = description["name"]
+        self.name = path.name
+        """The folder's name: what the service's routes use, and unique in its folder."""
+        self.owner: str = description.get("owner", ADMIN)
+        self.visibility: str = description.get("visibility", "public")
         self.class_names: tuple[str, ...] = tuple(description["class_names"])
         self.image_shape: tuple[int, ...] = tuple(description["image_shape"])
         self.pipeline = pipeline
         self.record = record
         self.vectors_uri = vectors_uri
         self._lock = ReadWriteLock()
+        self._closed = False
         items = record.read_all()
         self._labels = dict(zip(items.ids.tolist(), items.labels.tolist(), strict=True))
         self._view = self._filled_view("vectors", items.ids, items.vectors)
@@ -146,7 +165,8 @@ class Gallery:
         labels: np.ndarray | None = None,
         *,
         class_names: Sequence[str] = (),
-        name: str | None = None,
+        owner: str = ADMIN,
+        visibility: str = "public",
         refit: bool = True,
         vectors_uri: str | None = None,
     ) -> Gallery:
@@ -155,9 +175,12 @@ class Gallery:
         ``refit``: fit the pipeline's whitening and re-ranking on these images
         (a registered pipeline on its dataset); ``False`` keeps an already
         fitted pipeline's whitening (a small folder of the user's own images).
+        ``owner`` is the tenant it belongs to, ``visibility`` who may search it.
         The folder appears whole or not at all.
         """
         path = Path(path)
+        check_tenant_name(owner)
+        check_visibility(visibility)
         if path.exists():
             raise InvalidInputError(f"{path} already exists: choose another folder, or delete it")
         check_images(images)
@@ -181,7 +204,8 @@ class Gallery:
             )
         description = {
             "format": GALLERY_FORMAT_VERSION,
-            "name": name or path.name,
+            "owner": owner,
+            "visibility": visibility,
             "image_shape": list(images.shape[1:]),
             "class_names": list(class_names),
             "dim": int(base.shape[1]),
@@ -205,18 +229,55 @@ class Gallery:
         path = Path(path)
         if not (path / "gallery.json").is_file():
             raise DataNotFoundError(f"no gallery at {path} (no gallery.json): build one first")
-        description = json.loads((path / "gallery.json").read_text(encoding="utf-8"))
+        try:
+            description = json.loads((path / "gallery.json").read_text(encoding="utf-8"))
+            dim, image_shape = description["dim"], description["image_shape"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise CorruptDataError(
+                f"{path / 'gallery.json'}: not a gallery description ({error}); build it again"
+            ) from None
         pipeline = SearchPipeline.open(path / "pipeline")
-        record = GalleryRecord(
-            path / "record.sqlite", description["dim"], description["image_shape"]
-        )
-        return cls(path, description, pipeline, record, vectors_uri)
+        record = GalleryRecord(path / "record.sqlite", dim, image_shape)
+        try:
+            record.check_integrity()
+            return cls(path, description, pipeline, record, vectors_uri)
+        except BaseException:
+            record.close()
+            raise
 
     def close(self) -> None:
         with self._lock.writing():
+            if self._closed:
+                return
+            self._closed = True
             self._view.close()
             self._base_view.close()
             self.record.close()
+
+    def remove(self) -> None:
+        """Close the gallery and delete it: its folder, and its vectors in Milvus if there."""
+        self.close()
+        for view in (self._view, self._base_view):
+            if isinstance(view, MilvusView):
+                view.drop()
+        removing = self.path.parent / f".removing-{self.path.name}-{uuid.uuid4().hex[:8]}"
+        self.path.rename(removing)  # the gallery is gone at once, whole; its bytes follow
+        shutil.rmtree(removing, ignore_errors=True)
+
+    def set_visibility(self, visibility: str) -> None:
+        """Make the gallery ``public`` or ``private`` (written to ``gallery.json`` atomically)."""
+        check_visibility(visibility)
+        with self._lock.writing():
+            self._check_open()
+            description = json.loads((self.path / "gallery.json").read_text(encoding="utf-8"))
+            write_json(self.path / "gallery.json", description | {"visibility": visibility})
+            self.visibility = visibility
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise GalleryClosedError(
+                f"the gallery {self.name!r} is closed: open it again with Gallery.open"
+            )
 
     # ---- reading ----------------------------------------------------------------------------
 
@@ -227,15 +288,18 @@ class Gallery:
         """The ``k`` nearest items to each query image (``image_shape``, uint8 or float)."""
         if isinstance(images, np.ndarray) and images.ndim == len(self.image_shape):
             images = images[np.newaxis]
+        return self.search_vectors(self.encode(images), k)
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        """The searched vectors of query images: ``search`` is ``search_vectors(encode(...))``."""
         check_images(images, self.image_shape)
-        return self.search_vectors(
-            self.pipeline.unit_vectors(encode_images(self.pipeline.encoder, images)), k
-        )
+        return self.pipeline.unit_vectors(encode_images(self.pipeline.encoder, images))
 
     def search_vectors(self, queries: np.ndarray, k: int = 10) -> SearchResult:
         """Search with the pipeline's unit vectors (see ``SearchPipeline.unit_vectors``)."""
         queries = check_vectors(queries, "query vectors", self.record.dim)
         with self._lock.reading():
+            self._check_open()
             if not self._labels:
                 raise InvalidInputError("the gallery is empty: add images before searching")
             k = check_k(k, len(self._labels))
@@ -255,6 +319,7 @@ class Gallery:
 
     def image(self, item: int) -> np.ndarray:
         """The stored image of ``item``."""
+        self._check_open()
         image = self.record.image(item)
         if image is None:
             raise InvalidInputError(f"no gallery item with id {item}")
@@ -276,8 +341,9 @@ class Gallery:
         if images.dtype != np.uint8:
             raise InvalidInputError("the gallery stores uint8 images (0..255); convert them first")
         labels = _labels(labels, len(images))
-        base = self.pipeline.unit_vectors(encode_images(self.pipeline.encoder, images))
+        base = self.encode(images)
         with self._lock.writing():
+            self._check_open()
             ids = np.arange(len(images), dtype=np.int64) + self.record.next_id()
             vectors = self._augmented(base)
             self.record.add(ids, labels, images, base, vectors)
@@ -294,8 +360,13 @@ class Gallery:
 
     def delete(self, ids: Sequence[int]) -> None:
         """Remove items by id; all of them, or none when one is unknown."""
-        ids = np.asarray(list(ids), dtype=np.int64)
+        ids = [int(item) for item in ids]
+        unknown = [item for item in ids if item not in self._labels]
+        if unknown:
+            raise InvalidInputError(f"no gallery item with id {unknown[:10]}: nothing deleted")
+        ids = np.asarray(ids, dtype=np.int64)
         with self._lock.writing():
+            self._check_open()
             self.record.delete(ids)
             self._view.remove(ids)
             self._base_view.remove(ids)
@@ -305,6 +376,7 @@ class Gallery:
     def rebuild(self) -> None:
         """Redo database-side augmentation over the whole gallery (one transaction)."""
         with self._lock.writing():
+            self._check_open()
             items = self.record.read_all()
             k = self.pipeline.expansion_k
             if not k or len(items.ids) <= k:
@@ -329,6 +401,8 @@ class Gallery:
     def info(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "owner": self.owner,
+            "visibility": self.visibility,
             "items": len(self),
             "image_shape": list(self.image_shape),
             "class_names": list(self.class_names),
@@ -368,14 +442,21 @@ def build_registered_gallery(
 
 
 def build_folder_gallery(
-    path: str | Path, folder: str | Path, pipeline: SearchPipeline, vectors_uri: str | None = None
+    path: str | Path,
+    folder: str | Path,
+    pipeline: SearchPipeline,
+    vectors_uri: str | None = None,
+    *,
+    owner: str = ADMIN,
+    visibility: str = "public",
 ) -> Gallery:
     """A gallery of the images in ``folder`` (flat, or one sub-folder per class), converted to
-    ``pipeline``'s image shape and searched with its encoder and whitening as fitted."""
+    ``pipeline``'s image shape and searched with its encoder and whitening as fitted; it
+    belongs to ``owner``."""
     assert pipeline.image_shape is not None
     height, width, channels = pipeline.image_shape
     data = load_image_folder(folder, image_size=(height, width), grayscale=channels == 1)
     return Gallery.build(
         path, pipeline, data.x_train, data.y_train, class_names=data.class_names, refit=False,
-        vectors_uri=vectors_uri,
+        owner=owner, visibility=visibility, vectors_uri=vectors_uri,
     )  # fmt: skip

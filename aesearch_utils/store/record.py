@@ -28,6 +28,9 @@ from aesearch_utils.errors import CorruptDataError, InvalidInputError
 NO_LABEL = -1
 """The label of an unlabelled item in arrays (NULL in the database)."""
 
+MAX_ID = 2**63 - 1
+"""The largest id SQLite's INTEGER holds."""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -74,6 +77,19 @@ class GalleryRecord:
         with self._lock:
             self._connection.close()
 
+    def check_integrity(self) -> None:
+        """SQLite's ``quick_check`` of every page: a damaged file is an error, never served."""
+        try:
+            with self._lock:
+                problems = [row[0] for row in self._connection.execute("PRAGMA quick_check")]
+        except sqlite3.DatabaseError as error:
+            problems = [str(error)]
+        if problems != ["ok"]:
+            raise CorruptDataError(
+                f"{self.path}: the gallery record is damaged ({'; '.join(problems[:3])}); "
+                "restore it from a backup or build the gallery again"
+            )
+
     def add(
         self,
         ids: np.ndarray,
@@ -110,6 +126,9 @@ class GalleryRecord:
     def delete(self, ids: Sequence[int]) -> None:
         """Remove the items in one transaction; an id that is not there is an error."""
         ids = [int(item) for item in ids]
+        outside = [item for item in ids if not 0 <= item <= MAX_ID]
+        if outside:
+            raise InvalidInputError(f"no gallery item with id {outside[:10]}: nothing deleted")
         with self._lock, self._transaction():
             marks = ",".join("?" * len(ids))
             found = {
@@ -137,6 +156,8 @@ class GalleryRecord:
 
     def image(self, item: int) -> np.ndarray | None:
         """The item's image, ``image_shape`` uint8; ``None`` when there is no such item."""
+        if not 0 <= int(item) <= MAX_ID:
+            return None
         with self._lock:
             row = self._connection.execute(
                 "SELECT image FROM items WHERE id = ?", (int(item),)

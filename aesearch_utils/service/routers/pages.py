@@ -1,0 +1,33 @@
+"""What is not the JSON API: the search page and its files, health, and metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, Response
+
+from aesearch_utils.service.deps import CurrentCaller, State, visible_names
+from aesearch_utils.service.schemas import Health
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+router = APIRouter()
+
+
+@router.get("/", include_in_schema=False)
+async def page() -> FileResponse:
+    return FileResponse(STATIC / "index.html", media_type="text/html")
+
+
+@router.get("/api/health", tags=["service"])
+async def health(state: State, who: CurrentCaller) -> Health:
+    return Health(status="ok", galleries=len(visible_names(state, who)))
+
+
+@router.get("/metrics", tags=["service"], response_class=Response)
+async def metrics(state: State) -> Response:
+    """Counters and histograms in Prometheus' text format."""
+    return Response(
+        state.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8"
+    )
