@@ -31,9 +31,7 @@ def png(array: np.ndarray, mode: str | None = None) -> bytes:
 def service(tmp_path):
     pipeline = SearchPipeline(PixelEncoder((8, 8, 1)), whiten_dims=16, expansion_k=3)
     gallery = Gallery.build(tmp_path / "digits", pipeline, IMAGES, LABELS, class_names="abcd")
-    settings = replace(
-        config.settings(), galleries_dir=tmp_path, max_upload_bytes=50_000, max_k=50
-    )
+    settings = replace(config.settings(), galleries_dir=tmp_path, max_upload_bytes=50_000, max_k=50)
     with TestClient(create_app(settings, {"digits": gallery})) as client:
         yield client, gallery
     gallery.close()
@@ -135,7 +133,9 @@ def test_bad_searches_get_a_4xx_json_error_and_change_nothing(service, data, k, 
 def test_bad_names_ids_and_labels(service):
     client, gallery = service
     unknown = search(client, png(IMAGES[3, :, :, 0]), name="cats")
-    assert unknown.status_code == 404 and "galleries you can search: digits" in unknown.json()["error"]
+    assert (
+        unknown.status_code == 404 and "galleries you can search: digits" in unknown.json()["error"]
+    )
     assert client.get("/api/galleries/digits/images/999").status_code == 404
     assert client.delete("/api/galleries/digits/images/999").status_code == 404
     files = {"image": ("n.png", png(IMAGES[1, :, :, 0]))}

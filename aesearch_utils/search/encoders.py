@@ -284,9 +284,11 @@ class LayerEncoder:
     def _encode(self, images: np.ndarray) -> np.ndarray:
         batch = stretch_levels(images) if self.stretch_levels else as_float_images(images)
         if len(batch) <= PREDICT_BATCH:
-            # a direct call: predict() sets up a data pipeline per call, which costs more than
-            # the model itself for the few images of a search request
-            output = np.asarray(self.extractor(batch, training=False))
+            # predict() sets up a data pipeline per call, and an eager call runs layer by
+            # layer in Python: for the few images of a search request both cost more than
+            # the model itself; predict_on_batch runs the compiled graph
+            # (benchmarks/service_load.py measures what that does for the service)
+            output = np.asarray(self.extractor.predict_on_batch(batch))
         else:
             output = self.extractor.predict(batch, batch_size=PREDICT_BATCH, verbose=0)
         return output.reshape(len(images), -1)

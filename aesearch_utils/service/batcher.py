@@ -21,6 +21,7 @@ from aesearch_utils.search.index import SearchResult
 from aesearch_utils.service.metrics import ServiceMetrics
 from aesearch_utils.service.uploads import Upload, decode_upload
 from aesearch_utils.store.gallery import Gallery
+from aesearch_utils.store.views import search_on_one_core
 
 
 class QueryBatcher:
@@ -37,7 +38,12 @@ class QueryBatcher:
         self.max_wait_s = max_wait_s
         self._queue: asyncio.Queue | None = None
         self._worker: asyncio.Task | None = None
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"search-{gallery.name}")
+        # one core for FAISS in this thread: its OpenMP threads would otherwise take both
+        # cores from the event loop that parses the next requests (the load benchmark's
+        # per-stage times show what each side costs)
+        self._thread = ThreadPoolExecutor(
+            1, thread_name_prefix=f"search-{gallery.name}", initializer=search_on_one_core
+        )
 
     async def search(self, data: bytes, k: int) -> tuple[Upload, SearchResult]:
         """The decoded upload and its top ``k``; raises the upload's own error."""

@@ -13,6 +13,10 @@ Who may do what:
   gallery that does not exist (404, the same sentence): no one learns which
   names other tenants use. A malformed header, or a token that is unknown or
   revoked, is a 401 before any gallery is looked at.
+
+The dependencies are ``async`` although they never wait: FastAPI runs a plain
+``def`` dependency in its thread pool, and three thread hops per request cost
+more than the checks themselves.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from aesearch_utils.store.tenants import ADMIN
 _BEARER = {"WWW-Authenticate": "Bearer"}
 
 
-def service_state(request: Request) -> ServiceState:
+async def service_state(request: Request) -> ServiceState:
     return request.app.state.service
 
 
@@ -53,7 +57,7 @@ class Caller:
         return self.everything or gallery.owner == self.tenant
 
 
-def caller(
+async def caller(
     state: State,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Caller:
@@ -79,7 +83,7 @@ def visible_names(state: ServiceState, who: Caller) -> list[str]:
     return [name for name, gallery in state.galleries.items() if who.can_read(gallery)]
 
 
-def readable_gallery(name: str, state: State, who: CurrentCaller) -> Gallery:
+async def readable_gallery(name: str, state: State, who: CurrentCaller) -> Gallery:
     gallery = state.galleries.get(name)
     if gallery is None or not who.can_read(gallery):
         known = ", ".join(visible_names(state, who)) or "none"
@@ -90,7 +94,7 @@ def readable_gallery(name: str, state: State, who: CurrentCaller) -> Gallery:
 ReadableGallery = Annotated[Gallery, Depends(readable_gallery)]
 
 
-def owned_gallery(gallery: ReadableGallery, who: CurrentCaller) -> Gallery:
+async def owned_gallery(gallery: ReadableGallery, who: CurrentCaller) -> Gallery:
     if who.can_write(gallery):
         return gallery
     if who.tenant is None:

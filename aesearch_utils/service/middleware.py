@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,6 +32,14 @@ CONTENT_SECURITY_POLICY = (
 DOCS_PATHS = ("/docs", "/redoc")
 STARTED = "aesearch.started"
 """The scope key of the request's ``time.perf_counter()`` at its start."""
+
+
+async def _within(waiting: Awaitable[Message], deadline: float) -> Message:
+    """``await waiting``, or ``TimeoutError`` at the loop's time ``deadline``."""
+    if hasattr(asyncio, "timeout_at"):  # Python 3.11: no task per call, as wait_for makes
+        async with asyncio.timeout_at(deadline):
+            return await waiting
+    return await asyncio.wait_for(waiting, max(deadline - asyncio.get_running_loop().time(), 0))
 
 
 class ServiceMiddleware:
@@ -57,7 +66,7 @@ class ServiceMiddleware:
             if body_done:  # waiting for the client to leave, not for its body
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0))
+                message = await _within(receive(), deadline)
             except asyncio.TimeoutError:  # not the builtin before Python 3.11
                 raise HTTPException(
                     408,

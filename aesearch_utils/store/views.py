@@ -43,6 +43,14 @@ class VectorView(Protocol):
     def close(self) -> None: ...
 
 
+def search_on_one_core() -> None:
+    """Make FAISS searches from the calling thread use one OpenMP thread (the setting is the
+    thread's own): for a server whose other core answers HTTP, not for batch jobs."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+
+
 class FaissView:
     """The embedded view: FAISS's exact inner-product index, keyed by item id."""
 
