@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from aesearch_utils.search import PixelEncoder, SearchPipeline
 from aesearch_utils import config
+from aesearch_utils.search import PixelEncoder, SearchPipeline
 from aesearch_utils.service.app import create_app
 from aesearch_utils.store import Gallery
 
@@ -193,3 +193,17 @@ def test_the_file_itself_may_be_the_body(service):
         empty_form.status_code == 422
         and "no file field named 'image'" in empty_form.json()["error"]
     )
+
+
+def test_metrics_count_requests_stages_batches_and_public_gallery_sizes(service):
+    client, _ = service
+    assert search(client, png(IMAGES[4, :, :, 0])).status_code == 200
+    text = client.get("/metrics").text
+    assert (
+        'aesearch_requests_total{method="POST",route="/api/galleries/{name}/search",status="200"}'
+        " 1.0" in text
+    )
+    for stage in ("read_body", "queue", "decode", "encode", "search", "respond"):
+        assert f'aesearch_search_stage_seconds_count{{stage="{stage}"}} 1.0' in text
+    assert "aesearch_search_batch_size_count 1.0" in text
+    assert 'aesearch_gallery_items{gallery="digits"} 200.0' in text

@@ -27,7 +27,7 @@ from aesearch_utils.store import Gallery
 
 
 def settings_for(folder, **changes):
-    return replace(config.settings(), galleries_dir=folder, write_token="", **changes)
+    return replace(config.settings(), **{"galleries_dir": folder, "write_token": ""} | changes)
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_a_weak_write_token_is_refused_with_how_to_make_one(tmp_path, token):
     if not token:
         create_app(settings_for(tmp_path))  # no token: the one-user service
         return
-    with pytest.raises(InvalidInputError, match="at least 16 characters.*secrets.token_urlsafe"):
+    with pytest.raises(InvalidInputError, match=r"at least 16 characters.*secrets\.token_urlsafe"):
         create_app(settings_for(tmp_path, write_token=token))
 
 
@@ -124,7 +124,7 @@ def test_a_record_with_a_broken_b_tree_is_not_served(digits, tmp_path):
     for page in range(2, pages, 7):  # scribble over some of the table's interior pages
         data[page * page_size : page * page_size + 16] = b"\xff" * 16
     record.write_bytes(bytes(data))
-    with pytest.raises(CorruptDataError, match="record.sqlite"):
+    with pytest.raises(CorruptDataError, match=r"record\.sqlite"):
         Gallery.open(digits.path)
 
 

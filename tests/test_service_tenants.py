@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from test_service_api import IMAGES, LABELS, png
 
 from aesearch_utils import config
+from aesearch_utils.search import PixelEncoder, SearchPipeline
 from aesearch_utils.service.app import create_app
 from aesearch_utils.store import Gallery
 from aesearch_utils.store.tenants import TenantRegistry
-from aesearch_utils.search import PixelEncoder, SearchPipeline
 
 QUERY = png(IMAGES[5, :, :, 0])
 
@@ -114,7 +114,7 @@ def test_malformed_and_unknown_tokens_are_401_on_every_route(tenants, header, st
 
 
 def test_a_revoked_token_stops_working_without_a_restart(tenants, tmp_path):
-    client, tokens, revoked, galleries = tenants
+    client, tokens, revoked, _ = tenants
     assert client.get("/api/tenant", headers=bearer(revoked)).status_code == 401
     acme = bearer(tokens["acme"])
     assert client.get("/api/galleries/acme-private", headers=acme).status_code == 200
@@ -203,3 +203,15 @@ def test_the_cli_makes_tenants_and_tokens(tmp_path, monkeypatch, capsys):
     assert registry.tenant_of(token) is None
     registry.close()
     assert np.all(main(["token", "revoke", "000000000000"]) == 2)
+
+
+def test_serve_refuses_another_address_until_a_token_exists(tmp_path, monkeypatch, capsys):
+    from aesearch_utils.service.cli import main
+
+    monkeypatch.setenv("AESEARCH_GALLERIES_DIR", str(tmp_path))
+    monkeypatch.delenv("AESEARCH_WRITE_TOKEN", raising=False)
+    assert main(["serve", "--host", "0.0.0.0"]) == 2
+    assert "aesearch token add admin" in capsys.readouterr().err
+    monkeypatch.setenv("AESEARCH_WRITE_TOKEN", "short")
+    assert main(["serve", "--host", "0.0.0.0", "--gallery", "mnist-best"]) == 2
+    assert "at least 16 characters" in capsys.readouterr().err

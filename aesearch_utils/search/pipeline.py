@@ -250,7 +250,8 @@ class SearchPipeline:
                 f"{folder}: pipeline format {description.get('format')}, this version reads "
                 f"{PIPELINE_FORMAT_VERSION}: build and save the pipeline again"
             )
-        with _reading(folder, "encoder"):
+        encoder_files = ", ".join(path.name for path in sorted(folder.glob("encoder*"))) or "-"
+        with _reading(folder / encoder_files, "encoder"):
             pipeline = cls(load_encoder(description["encoder"], folder, "encoder"),
                            **description["settings"])  # fmt: skip
         whitening = description["whitening"]

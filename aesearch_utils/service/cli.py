@@ -37,6 +37,8 @@ def serve(arguments: argparse.Namespace) -> int:
     from aesearch_utils.service.server import serve as run_server
 
     settings = dataclasses.replace(config.settings(), vectors_uri=arguments.vectors_uri)
+    if settings.write_token:  # before the first start's build, not after it
+        config.check_token(settings.write_token, config.WRITE_TOKEN_VARIABLE)
     folder = settings.galleries_dir
     tenants = TenantRegistry.in_folder(folder)
     has_tokens = tenants.has_active_tokens()
