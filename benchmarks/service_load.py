@@ -245,7 +245,7 @@ def main() -> None:
         with ExitStack() as stack:
             bases = [stack.enter_context(service(folder.parent)) for _ in range(processes)]
             urls = [f"{base}/api/galleries/{arguments.gallery}/search?k=10" for base in bases]
-            asyncio.run(load(urls, uploads, 4 * processes, 3))  # warm-up: the first model calls
+            asyncio.run(load(urls, uploads, clients, 5))  # warm-up: the model traced per batch size
             before = [httpx.get(f"{base}/metrics").text for base in bases]
             measured = asyncio.run(load(urls, uploads, clients, arguments.seconds))
             run = {"name": name, "clients": clients, "processes": processes,

@@ -61,8 +61,14 @@ class QueryBatcher:
             batch = [await self._queue.get()]
             deadline = loop.time() + self.max_wait_s
             while len(batch) < self.max_batch:
+                if not self._queue.empty():  # what is waiting joins without a trip through
+                    batch.append(self._queue.get_nowait())  # the loop, whatever the time
+                    continue
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
                 try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), deadline - loop.time()))
+                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
                 except asyncio.TimeoutError:  # not the builtin before Python 3.11
                     break
             started = time.perf_counter()
