@@ -9,6 +9,7 @@ the block size is set in one place.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -28,6 +29,14 @@ def row_blocks(count: int, size: int = BLOCK_ROWS) -> Iterator[slice]:
         yield slice(start, min(start + size, count))
 
 
+def watched() -> bool:
+    """A person may be watching the output: a notebook kernel or a terminal, and not the
+    headless runner (a script's log, redirected to a file, gets no progress bars)."""
+    if config.is_headless():
+        return False
+    return "ipykernel" in sys.modules or sys.stderr.isatty()
+
+
 def map_blocks(
     function: Callable[[np.ndarray], np.ndarray],
     rows: np.ndarray,
@@ -38,11 +47,11 @@ def map_blocks(
     """``function`` applied to ``rows`` a block at a time, the results stacked as float32.
 
     ``function`` must map ``(n, ...)`` to ``(n, D)``. ``progress``: a description
-    for a progress bar, shown in JupyterLab when there is more than one block
-    (never in a headless run, where nobody watches it).
+    for a progress bar, shown when there is more than one block and someone may be
+    watching (:func:`watched`).
     """
     blocks = list(row_blocks(len(rows), size))
-    if progress and len(blocks) > 1 and not config.is_headless():
+    if progress and len(blocks) > 1 and watched():
         from tqdm.auto import tqdm  # only where a person watches
 
         blocks = tqdm(blocks, desc=progress, unit="block")

@@ -59,3 +59,14 @@ def test_a_rerun_reads_a_models_reconstruction_error_from_the_array_cache(tmp_pa
 
     assert first == second and len(reconstructions) == 2  # the training and the test split once
     assert first["train_mse"] == round(real_mse(trained.model, images), 5)
+
+
+def test_the_robustness_verdict_is_written_in_sentences():
+    precision = {"VAE": [0.9, 0.5, 0.6], "autoencoder": [0.8, 0.6, 0.5]}
+    lines = experiment.noise_robustness_verdict([0.0, 0.2, 0.4], precision, "VAE", "autoencoder")
+    assert lines[0] == "noise 0.0: VAE +0.100 against the autoencoder"
+    assert lines[-1].endswith("the VAE is ahead only at noise levels 0.0 and 0.4.")
+    one = experiment.noise_robustness_verdict([0.0], {"a": [0.9], "b": [0.8]}, "b", "a")
+    assert one[-1].endswith("the b is ahead at no noise level.")
+    ahead = experiment.noise_robustness_verdict([0.0, 0.2, 0.4], precision, "autoencoder", "VAE")
+    assert ahead[-1].endswith("ahead only at noise level 0.2.")

@@ -48,3 +48,34 @@ def test_headless_runs_print_instead_of_displaying(monkeypatch, capsys):
     monkeypatch.setenv("AESEARCH_HEADLESS", "1")
     widgets.show(widgets.traversal_view(MODEL), "figures/07_plane.png")
     assert "headless run" in capsys.readouterr().out
+
+
+def test_the_search_box_shows_results_and_its_own_errors_and_escapes_names(tmp_path):
+    from aesearch_utils.search import PixelEncoder, SearchPipeline
+    from aesearch_utils.service.uploads import png_bytes
+    from aesearch_utils.store import Gallery
+
+    images = np.random.default_rng(0).integers(0, 256, (40, 8, 8, 1), dtype=np.uint8)
+    gallery = Gallery.build(tmp_path / "g", SearchPipeline(PixelEncoder((8, 8, 1))), images,
+                            np.arange(40) % 2, class_names=["<b>bold</b>", "plain"])  # fmt: skip
+    box = widgets.search_box(gallery, k=3)
+    upload, message, results = box.children
+
+    def uploaded(name: str, image: np.ndarray) -> tuple[dict, ...]:
+        import datetime
+
+        data = png_bytes(image)
+        return ({"name": name, "type": "image/png", "size": len(data),
+                 "content": memoryview(data),
+                 "last_modified": datetime.datetime.now(datetime.timezone.utc)},)  # fmt: skip
+
+    upload.value = uploaded("q.png", images[3])
+    assert len(results.children) == 4 and "cosine distance" in message.value
+    captions = [cell.children[0].value for cell in results.children[1:]]
+    assert "&lt;b&gt;bold&lt;/b&gt;" in "".join(captions)
+    assert all(
+        cell.children[1].layout.width == f"{widgets.SHOWN_PIXELS}px" for cell in results.children
+    )
+    gallery.close()  # a closed gallery: the box says so instead of failing in a hidden log
+    upload.value = uploaded("q2.png", images[4])
+    assert "closed" in message.value and results.children == ()

@@ -60,3 +60,20 @@ def test_an_empty_query_set_and_a_fractional_k_are_errors():
         nearest_neighbours(QUERIES, GALLERY, True)
     rows, _ = nearest_neighbours(QUERIES, GALLERY, np.int64(3))
     assert rows.shape == (37, 3)
+
+
+def test_progress_bars_only_where_someone_watches_and_when_asked(monkeypatch, capsys):
+    from aesearch_utils import batching
+    from aesearch_utils.data.preprocessing import as_float_images
+    from aesearch_utils.search import PixelEncoder, SearchPipeline
+
+    images = np.zeros((3 * batching.BLOCK_ROWS, 2, 2, 1), np.uint8)
+    encoder = PixelEncoder((2, 2, 1))
+    monkeypatch.setattr(batching, "watched", lambda: True)
+    batching.map_blocks(lambda x: as_float_images(x).reshape(len(x), -1), images, progress="enc")
+    assert "enc" in capsys.readouterr().err
+    SearchPipeline(encoder).fit(images, progress=False)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(batching, "watched", lambda: False)
+    SearchPipeline(encoder).fit(images)
+    assert capsys.readouterr().err == ""

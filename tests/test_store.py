@@ -162,3 +162,13 @@ def test_a_failed_build_leaves_no_gallery(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         Gallery.build(tmp_path / "half", pipeline(), IMAGES, LABELS)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_closed_gallery_says_so_instead_of_failing_inside_faiss(tmp_path, gallery):
+    gallery.close()
+    gallery.close()  # closing twice is harmless
+    image = np.zeros(gallery.image_shape, np.uint8)
+    for use in (lambda: gallery.search(image), lambda: gallery.add(image),
+                lambda: gallery.delete([0]), lambda: gallery.image(0)):  # fmt: skip
+        with pytest.raises(InvalidInputError, match="is closed: open it again"):
+            use()

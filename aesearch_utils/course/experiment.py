@@ -130,6 +130,14 @@ def noise_robustness_record(
     }
 
 
+def _levels_in_words(levels: Sequence[float]) -> str:
+    """``noise level 0.0``, ``noise levels 0.2 and 0.4``, ``noise levels 0.0, 0.2 and 0.4``."""
+    words = [f"{level:.1f}" for level in levels]
+    if len(words) == 1:
+        return f"noise level {words[0]}"
+    return f"noise levels {', '.join(words[:-1])} and {words[-1]}"
+
+
 def noise_robustness_verdict(
     levels: Sequence[float], precision: dict[str, list[float]], model: str, reference: str
 ) -> list[str]:
@@ -151,6 +159,6 @@ def noise_robustness_verdict(
     else:
         lines.append(
             f"The seeds' robustness claim does not hold here: the {model} is ahead "
-            + (f"only at noise levels {ahead}." if ahead else "at no noise level.")
+            + (f"only at {_levels_in_words(ahead)}." if ahead else "at no noise level.")
         )
     return lines

@@ -39,6 +39,7 @@ from aesearch_utils.data.dataset import DATASETS
 from aesearch_utils.data.perturbations import PERTURBATIONS
 from aesearch_utils.errors import UnknownNameError
 from aesearch_utils.io import write_atomically
+from aesearch_utils.service.metrics import SEARCH_STAGES
 
 _TABLE = re.compile(r"(<!-- table:(?P<name>[a-z0-9_]+) -->\n).*?(<!-- /table -->)", re.DOTALL)
 
@@ -660,7 +661,7 @@ def service_load_table(results_dir: Path) -> str:
     )
     stages = [
         [stage.replace("_", " "), *(f"{run['stages_ms'][stage]:.2f}" for run in runs)]
-        for stage in runs[0]["stages_ms"]
+        for stage in SEARCH_STAGES
     ]
     stages.append(
         ["whole request, inside the service", *(f"{run['request_ms']:.1f}" for run in runs)]

@@ -138,14 +138,20 @@ class SearchPipeline:
         return {name: getattr(self, name) for name in SETTINGS}
 
     def fit(
-        self, images: np.ndarray, labels: np.ndarray | None = None, ids: np.ndarray | None = None
+        self,
+        images: np.ndarray,
+        labels: np.ndarray | None = None,
+        ids: np.ndarray | None = None,
+        *,
+        progress: bool = True,
     ) -> SearchPipeline:
         """Encode the gallery ``images`` and fit every step on them.
 
-        ``ids``: stable int64 ids, one per image (default: the row numbers).
+        ``ids``: stable int64 ids, one per image (default: the row numbers). ``progress``:
+        a progress bar while encoding, where someone watches (``batching.watched``).
         """
         check_images(images)
-        features = encode_images(self.encoder, images, progress=True)
+        features = encode_images(self.encoder, images, progress=progress)
         return self.fit_features(features, labels, images.shape[1:], ids=ids)
 
     def fit_features(

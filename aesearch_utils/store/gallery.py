@@ -169,13 +169,15 @@ class Gallery:
         visibility: str = "public",
         refit: bool = True,
         vectors_uri: str | None = None,
+        progress: bool = True,
     ) -> Gallery:
         """Encode ``images`` with ``pipeline`` and write a new gallery folder at ``path``.
 
         ``refit``: fit the pipeline's whitening and re-ranking on these images
         (a registered pipeline on its dataset); ``False`` keeps an already
         fitted pipeline's whitening (a small folder of the user's own images).
-        ``owner`` is the tenant it belongs to, ``visibility`` who may search it.
+        ``owner`` is the tenant it belongs to, ``visibility`` who may search it;
+        ``progress``: a progress bar while encoding, where someone watches.
         The folder appears whole or not at all.
         """
         path = Path(path)
@@ -185,7 +187,7 @@ class Gallery:
             raise InvalidInputError(f"{path} already exists: choose another folder, or delete it")
         check_images(images)
         labels = _labels(labels, len(images))
-        features = encode_images(pipeline.encoder, images, progress=True)
+        features = encode_images(pipeline.encoder, images, progress=progress)
         if refit:
             pipeline.fit_features(features, None, images.shape[1:])
         elif pipeline.image_shape != tuple(images.shape[1:]):

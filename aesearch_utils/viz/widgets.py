@@ -4,10 +4,17 @@ A view is a box of sliders and an image that is redrawn whenever a slider
 moves. Headless runs (papermill, CI) have no front end to talk to, and some
 set-ups hang waiting for one, so :func:`show` only displays a view in an
 interactive session; the notebooks save the same views as static figures.
+
+Each image is shown at a fixed size (:func:`image_widget`), so sliders and
+picture fit on one screen; a widget's callback that fails says so in the
+widget, since JupyterLab would only write it to a log console nobody has
+open; and text from a gallery (class names, errors) is escaped before it
+goes into an HTML widget.
 """
 
 from __future__ import annotations
 
+import html
 import io
 from collections.abc import Sequence
 
@@ -22,6 +29,15 @@ from aesearch_utils.models import Autoencoder
 from aesearch_utils.service.uploads import decode_upload
 from aesearch_utils.store import Gallery
 from aesearch_utils.viz.latent import decode, embed, interpolate
+
+SHOWN_PIXELS = 112
+"""The side an image is shown at, in screen pixels (a 28x28 image four times over)."""
+
+
+def image_widget(value: bytes = b"") -> widgets.Image:
+    """A PNG shown at ``SHOWN_PIXELS`` square, not stretched to the cell's width."""
+    side = f"{SHOWN_PIXELS}px"
+    return widgets.Image(value=value, format="png", layout=widgets.Layout(width=side, height=side))
 
 
 def png(image: np.ndarray, scale: int = 4) -> bytes:
@@ -52,14 +68,14 @@ def interpolation_view(
     second = widgets.IntSlider(min(1, last), 0, last, description="image B")
     position = widgets.FloatSlider(0.5, min=0, max=1, step=0.05, description="A → B")
     caption = widgets.HTML()
-    originals = [widgets.Image(format="png") for _ in range(2)]
-    decoded = {name: widgets.Image(format="png") for name in models}
+    originals = [image_widget() for _ in range(2)]
+    decoded = {name: image_widget() for name in models}
     for image in decoded.values():
         image.add_class("aesearch-decoded")
 
     def redraw(_change=None) -> None:
         a, b = first.value, second.value
-        caption.value = (
+        caption.value = html.escape(
             f"A: {class_names[labels[a]]}, B: {class_names[labels[b]]}; "
             f"{position.value:.0%} of the way from A to B"
         )
@@ -92,7 +108,7 @@ def traversal_view(
         widgets.FloatSlider(float(value), min=-spread, max=spread, step=0.1, description=f"z{d}")
         for d, value in enumerate(origin[:shown])
     ]
-    image = widgets.Image(format="png")
+    image = image_widget()
     image.add_class("aesearch-decoded")
 
     def redraw(_change=None) -> None:
@@ -120,18 +136,26 @@ def search_box(gallery: Gallery, k: int = 8) -> widgets.VBox:
         data = bytes(upload.value[-1]["content"])
         try:
             query = decode_upload(data, gallery.image_shape).image
-        except InvalidInputError as error:
-            message.value = f"<span style='color: #b00'>{error}</span>"
+            hits = gallery.search(query, k)
+            cells = [_captioned(image_widget(png(query / 255)), "query")]
+            for item, distance, label in zip(
+                hits.ids[0], hits.distances[0], hits.labels[0], strict=True
+            ):
+                named = 0 <= label < len(gallery.class_names)
+                image = image_widget(png(gallery.image(item) / 255))
+                cells.append(
+                    _captioned(image, f"{gallery.class_names[label] if named else '?'}, "
+                                      f"{distance:.3f}")
+                )  # fmt: skip
+        except Exception as error:  # shown here: JupyterLab hides a callback's traceback
+            results.children = []
+            problem = str(error) if isinstance(error, InvalidInputError) else repr(error)
+            message.value = f"<span style='color: #b00'>{html.escape(problem)}</span>"
             return
-        hits = gallery.search(query, k)
-        message.value = f"the {k} nearest of {len(gallery):,} gallery images"
-        cells = [_captioned(widgets.Image(value=png(query / 255), format="png"), "query")]
-        for item, distance, label in zip(
-            hits.ids[0], hits.distances[0], hits.labels[0], strict=True
-        ):
-            name = gallery.class_names[label] if 0 <= label < len(gallery.class_names) else "?"
-            image = widgets.Image(value=png(gallery.image(item) / 255), format="png")
-            cells.append(_captioned(image, f"{name}, {distance:.3f}"))
+        message.value = (
+            f"the {k} nearest of {len(gallery):,} gallery images "
+            "(cosine distance: smaller is more similar)"
+        )
         results.children = cells
 
     upload.observe(search, names="value")
@@ -150,4 +174,4 @@ def show(view: widgets.Widget, static_figure: str = "") -> None:
 
 
 def _captioned(image: widgets.Image, text: str) -> widgets.VBox:
-    return widgets.VBox([widgets.HTML(f"<b>{text}</b>"), image])
+    return widgets.VBox([widgets.HTML(f"<b>{html.escape(text)}</b>"), image])
