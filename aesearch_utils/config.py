@@ -35,6 +35,9 @@ How the service runs (see :mod:`aesearch_utils.service`):
     Milvus URI (see :mod:`aesearch_utils.store.views`).
 ``AESEARCH_MILVUS_TOKEN``
     Credentials for a Milvus server that wants them.
+``AESEARCH_DEFAULT_GALLERY``
+    The registered pipeline whose gallery ``aesearch serve`` builds on its first start, listed
+    first (default ``mnist-best``).
 ``AESEARCH_WRITE_TOKEN``
     A token of the admin tenant kept out of the tenants file (a container's
     secret, say); at least :data:`MIN_TOKEN_LENGTH` characters.
@@ -88,6 +91,7 @@ class Settings:
     write_token: str = ""
     max_upload_bytes: int = 5 * 2**20
     max_k: int = 100
+    default_gallery: str = "mnist-best"
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
 
@@ -133,6 +137,7 @@ class Settings:
             # not stripped: a token is what it is, and check_token says what is wrong with it
             write_token=environ.get(WRITE_TOKEN_VARIABLE, ""),
             max_upload_bytes=number("AESEARCH_MAX_UPLOAD_BYTES", 5 * 2**20, int),
+            default_gallery=text("AESEARCH_DEFAULT_GALLERY") or "mnist-best",
             header_timeout_s=number("AESEARCH_HEADER_TIMEOUT_S", 10.0),
             body_timeout_s=number("AESEARCH_BODY_TIMEOUT_S", 30.0),
         )

@@ -207,3 +207,23 @@ def test_metrics_count_requests_stages_batches_and_public_gallery_sizes(service)
         assert f'aesearch_search_stage_seconds_count{{stage="{stage}"}} 1.0' in text
     assert "aesearch_search_batch_size_count 1.0" in text
     assert 'aesearch_gallery_items{gallery="digits"} 200.0' in text
+
+
+def test_galleries_are_listed_default_first_with_a_title(tmp_path):
+    pipeline = SearchPipeline(PixelEncoder((8, 8, 1)))
+    galleries = {
+        name: Gallery.build(tmp_path / name, pipeline, IMAGES, LABELS, title=title)
+        for name, title in (("alpha", ""), ("mnist-best", "Handwritten digits (MNIST)"))
+    }
+    with TestClient(
+        create_app(replace(config.settings(), galleries_dir=tmp_path), galleries)
+    ) as client:
+        listed = client.get("/api/galleries").json()
+        assert [(g["name"], g["title"]) for g in listed] == [
+            ("mnist-best", "Handwritten digits (MNIST)"),
+            ("alpha", "alpha"),
+        ]
+        assert client.get("/docs").status_code == 200
+        assert "/static-offline-docs/swagger-ui-bundle.js" in client.get("/docs").text
+    for gallery in galleries.values():
+        gallery.close()

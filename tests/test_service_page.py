@@ -146,3 +146,39 @@ def test_a_tenant_sees_its_private_gallery_and_names_stay_text(service_url, tmp_
         page.select_option("#gallery", "strokes")  # another gallery: no stale results
         assert page.locator(".result").count() == 0
         assert page.problems == []
+
+
+def test_failures_clear_results_the_canvas_hints_and_the_docs_work_offline(service_url, tmp_path):
+    url, query, _ = service_url
+    (tmp_path / "notes.png").write_bytes(b"not a picture at all")
+    with page_at(url) as page:
+        assert page.locator("#canvas-hint").is_visible()
+        page.set_input_files("#file", str(query))
+        page.locator(".result").nth(9).wait_for(timeout=30_000)
+        page.set_input_files("#file", str(tmp_path / "notes.png"))
+        expect(page.locator("#message")).to_contain_text("not an image", timeout=30_000)
+        assert page.locator(".result").count() == 0 and page.locator("#query-panel").is_hidden()
+        box = page.locator("#canvas").bounding_box()
+        page.mouse.move(box["x"] + 100, box["y"] + 40)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 100, box["y"] + 180, steps=8)
+        page.mouse.up()
+        assert page.locator("#canvas-hint").is_hidden()
+        page.click("#clear")
+        assert page.locator("#canvas-hint").is_visible()
+        assert page.locator("link[rel=icon]").get_attribute("href") == "/static/favicon.svg"
+
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone
+        page.set_input_files("#file", str(query))
+        page.locator(".result").nth(9).wait_for(timeout=30_000)
+        page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+        wide = page.evaluate(
+            "() => [...document.querySelectorAll('body *')].filter((e) =>"
+            " e.getBoundingClientRect().right > 390).map((e) => e.tagName + '#' + e.id)"
+        )
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390, wide
+
+        page.goto(url + "docs")  # Swagger UI from the service itself: no internet here
+        page.locator(".opblock-summary-path").first.wait_for(timeout=30_000)
+        assert "/api/galleries/{name}/search" in page.locator(".swagger-ui").inner_text()
+        assert page.problems == []

@@ -101,6 +101,8 @@ class DatasetSpec:
     """Images in the standard train and test splits."""
     file_formats: tuple[str, ...]
     """Formats looked for on disk, in order: idx, cifar_batches, npz, image_folder."""
+    title: str = ""
+    """What a person calls it (a page shows this before the name)."""
 
 
 DIGITS = tuple(str(digit) for digit in range(10))
@@ -124,6 +126,7 @@ DATASETS: dict[str, DatasetSpec] = {
             keras_module="mnist",
             sizes=(60_000, 10_000),
             file_formats=("idx", "npz", "image_folder"),
+            title="Handwritten digits (MNIST)",
         ),
         DatasetSpec(
             name="fashion_mnist",
@@ -133,6 +136,7 @@ DATASETS: dict[str, DatasetSpec] = {
             keras_module="fashion_mnist",
             sizes=(60_000, 10_000),
             file_formats=("idx", "npz", "image_folder"),
+            title="Clothes and shoes (Fashion-MNIST)",
         ),
         DatasetSpec(
             name="cifar10",
@@ -142,6 +146,7 @@ DATASETS: dict[str, DatasetSpec] = {
             keras_module="cifar10",
             sizes=(50_000, 10_000),
             file_formats=("cifar_batches", "npz", "image_folder"),
+            title="Small photos in ten classes (CIFAR-10)",
         ),
     )
 }

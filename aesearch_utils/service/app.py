@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from aesearch_utils import config
 from aesearch_utils.config import Settings, check_token
@@ -50,7 +51,10 @@ def create_app(
         yield
         await state.close()
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI's and ReDoc's files served from here, not a CDN: the
+    # docs work on a machine without internet
+    app = FastAPIOffline(
+        favicon_url="/static/favicon.svg",
         lifespan=lifespan,
         title="aesearch",
         description="Search by image with autoencoders: upload an image, get its nearest "

@@ -28,7 +28,6 @@ from aesearch_utils.search.registry import pipeline_names
 from aesearch_utils.store.gallery import Gallery, build_folder_gallery, build_registered_gallery
 from aesearch_utils.store.tenants import ADMIN, TenantRegistry
 
-DEFAULT_GALLERY = "mnist-best"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -36,7 +35,9 @@ def serve(arguments: argparse.Namespace) -> int:
     from aesearch_utils.service.app import create_app
     from aesearch_utils.service.server import serve as run_server
 
-    settings = dataclasses.replace(config.settings(), vectors_uri=arguments.vectors_uri)
+    settings = dataclasses.replace(
+        config.settings(), vectors_uri=arguments.vectors_uri, default_gallery=arguments.gallery
+    )
     if settings.write_token:  # before the first start's build, not after it
         config.check_token(settings.write_token, config.WRITE_TOKEN_VARIABLE)
     folder = settings.galleries_dir
@@ -154,14 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     serving = commands.add_parser("serve", help="start the web service")
     serving.add_argument("--host", default="127.0.0.1")
     serving.add_argument("--port", type=int, default=8000)
-    serving.add_argument("--gallery", default=DEFAULT_GALLERY, choices=pipeline_names(),
+    serving.add_argument("--gallery", default=config.settings().default_gallery,
+                         choices=pipeline_names(),
                          help="the gallery built when there is none yet")  # fmt: skip
     serving.add_argument("--vectors-uri", default=vectors_uri)
     serving.set_defaults(run=serve)
 
     building = commands.add_parser("build", help="build a gallery")
     building.add_argument("name", help="the gallery's folder name")
-    building.add_argument("--pipeline", default=DEFAULT_GALLERY, choices=pipeline_names())
+    building.add_argument("--pipeline", default=config.settings().default_gallery,
+                          choices=pipeline_names())  # fmt: skip
     building.add_argument("--folder", help="your own images instead of the pipeline's dataset")
     building.add_argument("--tenant", default=ADMIN, help="the tenant that owns it")
     building.add_argument("--private", action="store_true",

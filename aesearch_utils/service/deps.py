@@ -79,8 +79,13 @@ async def caller(
 CurrentCaller = Annotated[Caller, Depends(caller)]
 
 
+def visible_galleries(state: ServiceState, who: Caller) -> list[Gallery]:
+    """The galleries ``who`` can search, in the order they are listed."""
+    return [gallery for gallery in state.listed() if who.can_read(gallery)]
+
+
 def visible_names(state: ServiceState, who: Caller) -> list[str]:
-    return [name for name, gallery in state.galleries.items() if who.can_read(gallery)]
+    return [gallery.name for gallery in visible_galleries(state, who)]
 
 
 async def readable_gallery(name: str, state: State, who: CurrentCaller) -> Gallery:

@@ -17,7 +17,8 @@ class Health(BaseModel):
 
 
 class GalleryInfo(BaseModel):
-    name: str
+    name: str = Field(description="what the routes use")
+    title: str = Field(description="what a person calls it")
     owner: str = Field(description="the tenant it belongs to")
     visibility: Literal["public", "private"]
     items: int

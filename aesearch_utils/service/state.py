@@ -58,6 +58,13 @@ class ServiceState:
             ]
         )
 
+    def listed(self) -> list[Gallery]:
+        """The galleries, the default one first (the page selects it), then by name."""
+        return sorted(
+            self.galleries.values(),
+            key=lambda gallery: (gallery.name != self.settings.default_gallery, gallery.name),
+        )
+
     def open_mode(self) -> bool:
         """No token exists: one user, on 127.0.0.1, who may do everything (the CLI's check)."""
         return not self.settings.write_token and not self.tenants.has_active_tokens()

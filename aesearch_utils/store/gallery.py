@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from aesearch_utils import config
+from aesearch_utils.data.dataset import dataset_spec
 from aesearch_utils.data.image_folder import load_image_folder
 from aesearch_utils.data.loading import load_dataset
 from aesearch_utils.errors import CorruptDataError, DataNotFoundError, InvalidInputError
@@ -131,6 +132,7 @@ class Gallery:
         """The folder's name: what the service's routes use, and unique in its folder."""
         self.owner: str = description.get("owner", ADMIN)
         self.visibility: str = description.get("visibility", "public")
+        self.title: str = description.get("title", self.name)
         self.class_names: tuple[str, ...] = tuple(description["class_names"])
         self.image_shape: tuple[int, ...] = tuple(description["image_shape"])
         self.pipeline = pipeline
@@ -167,6 +169,7 @@ class Gallery:
         class_names: Sequence[str] = (),
         owner: str = ADMIN,
         visibility: str = "public",
+        title: str = "",
         refit: bool = True,
         vectors_uri: str | None = None,
         progress: bool = True,
@@ -176,7 +179,8 @@ class Gallery:
         ``refit``: fit the pipeline's whitening and re-ranking on these images
         (a registered pipeline on its dataset); ``False`` keeps an already
         fitted pipeline's whitening (a small folder of the user's own images).
-        ``owner`` is the tenant it belongs to, ``visibility`` who may search it;
+        ``owner`` is the tenant it belongs to, ``visibility`` who may search it, ``title``
+        what a person calls it (default: the folder's name);
         ``progress``: a progress bar while encoding, where someone watches.
         The folder appears whole or not at all.
         """
@@ -208,6 +212,7 @@ class Gallery:
             "format": GALLERY_FORMAT_VERSION,
             "owner": owner,
             "visibility": visibility,
+            "title": title or path.name,
             "image_shape": list(images.shape[1:]),
             "class_names": list(class_names),
             "dim": int(base.shape[1]),
@@ -403,6 +408,7 @@ class Gallery:
     def info(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "title": self.title,
             "owner": self.owner,
             "visibility": self.visibility,
             "items": len(self),
@@ -439,7 +445,7 @@ def build_registered_gallery(
     pipeline.metadata = {"pipeline": pipeline_name, "dataset": data.name}
     return Gallery.build(
         path, pipeline, data.x_train, data.y_train, class_names=data.class_names,
-        vectors_uri=vectors_uri,
+        title=dataset_spec(recipe.dataset).title, vectors_uri=vectors_uri,
     )  # fmt: skip
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from aesearch_utils.service.deps import CurrentCaller, OwnedGallery, ReadableGallery, State
+from aesearch_utils.service.deps import (
+    CurrentCaller,
+    OwnedGallery,
+    ReadableGallery,
+    State,
+    visible_galleries,
+)
 from aesearch_utils.service.schemas import GalleryDeleted, GalleryInfo, VisibilityChange
 
 router = APIRouter(prefix="/api/galleries", tags=["galleries"])
@@ -14,11 +20,7 @@ router = APIRouter(prefix="/api/galleries", tags=["galleries"])
 @router.get("")
 async def list_galleries(state: State, who: CurrentCaller) -> list[GalleryInfo]:
     """The galleries this caller can search: every public one, and the caller's own."""
-    return [
-        GalleryInfo(**gallery.info())
-        for gallery in state.galleries.values()
-        if who.can_read(gallery)
-    ]
+    return [GalleryInfo(**gallery.info()) for gallery in visible_galleries(state, who)]
 
 
 @router.get("/{name}")

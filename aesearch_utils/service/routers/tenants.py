@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from aesearch_utils.service.deps import CurrentCaller, State
+from aesearch_utils.service.deps import CurrentCaller, State, visible_galleries
 from aesearch_utils.service.schemas import GalleryInfo, TenantAnswer
 
 router = APIRouter(prefix="/api/tenant", tags=["tenants"])
@@ -19,9 +19,5 @@ router = APIRouter(prefix="/api/tenant", tags=["tenants"])
 async def current_tenant(state: State, who: CurrentCaller) -> TenantAnswer:
     return TenantAnswer(
         tenant=who.tenant,
-        galleries=[
-            GalleryInfo(**gallery.info())
-            for gallery in state.galleries.values()
-            if who.can_read(gallery)
-        ],
+        galleries=[GalleryInfo(**gallery.info()) for gallery in visible_galleries(state, who)],
     )

@@ -41,8 +41,12 @@ async function loadGalleries() {
     say(error.message, true);
     return;
   }
-  $("gallery").replaceChildren(...galleries.map((g) =>
-    new Option(`${g.name} (${g.items.toLocaleString()} images${g.visibility === "private" ? ", private" : ""})`, g.name)));
+  // a person's name for each gallery first, the name the API uses as the detail
+  $("gallery").replaceChildren(...galleries.map((g) => {
+    const detail = [g.title === g.name ? "" : g.name, `${g.items.toLocaleString("en")} images`,
+      g.visibility === "private" ? "private" : ""].filter(Boolean).join(", ");
+    return new Option(`${g.title} (${detail})`, g.name);
+  }));
   if (galleries.some((g) => g.name === chosen)) $("gallery").value = chosen;
   if (!galleries.length) say("no gallery is loaded: build one with `aesearch build`", true);
   showLabels();
@@ -140,7 +144,10 @@ drop.addEventListener("drop", (event) => {
 
 const canvas = $("canvas");
 const pen = canvas.getContext("2d");
-function clearCanvas() { pen.fillStyle = "black"; pen.fillRect(0, 0, canvas.width, canvas.height); }
+function clearCanvas() {
+  pen.fillStyle = "black"; pen.fillRect(0, 0, canvas.width, canvas.height);
+  $("canvas-hint").hidden = false;
+}
 clearCanvas();
 let drawing = false;
 function point(event) {
@@ -148,7 +155,7 @@ function point(event) {
   return [event.clientX - box.left, event.clientY - box.top];
 }
 canvas.addEventListener("pointerdown", (event) => {
-  drawing = true; pen.beginPath(); pen.moveTo(...point(event));
+  drawing = true; $("canvas-hint").hidden = true; pen.beginPath(); pen.moveTo(...point(event));
 });
 canvas.addEventListener("pointermove", (event) => {
   if (!drawing) return;
