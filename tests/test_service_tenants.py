@@ -64,7 +64,7 @@ def test_the_owner_reaches_a_private_gallery(tenants):
     client, tokens, _, galleries = tenants
     acme = bearer(tokens["acme"])
     names = [g["name"] for g in client.get("/api/galleries", headers=acme).json()]
-    assert names == ["shared", "acme-private"]
+    assert names == ["acme-private", "shared"]  # by name (no default gallery among them)
     found = client.post("/api/galleries/acme-private/search?k=3", headers=acme,
                         files={"image": ("q.png", QUERY)})  # fmt: skip
     assert found.status_code == 200 and found.json()["results"][0]["id"] == 5
