@@ -1,4 +1,5 @@
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -10,8 +11,9 @@ from aesearch_utils.errors import UnknownNameError
 from aesearch_utils.io import write_json
 
 
-def test_readme_tables_match_the_committed_results():
-    readme = (config.project_root() / "README.md").read_text(encoding="utf-8")
+@pytest.mark.parametrize("document", report.REPORTS)
+def test_readme_tables_match_the_committed_results(document):
+    readme = (config.project_root() / document).read_text(encoding="utf-8")
     assert "<!-- table:" in readme
     assert report.render_readme(readme, config.project_root() / "results") == readme, (
         "README.md tables differ from results/: run `make readme`"
@@ -432,3 +434,14 @@ def test_the_validation_robustness_table_lists_the_rules_steps(tmp_path):
     assert lines[2].startswith("| mnist | raw → cosine | 0.950 | 0.900 |")
     assert lines[2].endswith("| reference |")
     assert lines[3].endswith("| no |") and lines[4].endswith("| yes |")
+
+
+def test_the_front_page_is_short_and_links_to_the_full_report():
+    readme = (config.project_root() / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 250
+    assert "](results/README.md)" in readme
+    for anchor in re.findall(r"\]\(results/README\.md#([a-z0-9-]+)\)", readme):
+        headings = (config.project_root() / "results" / "README.md").read_text(encoding="utf-8")
+        titles = re.findall(r"^#+ (.+)$", headings, re.MULTILINE)
+        slugs = {re.sub(r"[^a-z0-9 -]", "", title.lower()).replace(" ", "-") for title in titles}
+        assert anchor in slugs, anchor

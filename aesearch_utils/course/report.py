@@ -362,6 +362,29 @@ def best_pipelines_verdict(results_dir: Path) -> str:
     return "".join(f"- {line}\n" for line in target_verdict(table))
 
 
+def headline_table(results_dir: Path) -> str:
+    """The front page's three results: each registered pipeline's test P@10 beside the best
+    baseline pipeline's, and its lead with the lead's 95 % bootstrap interval."""
+    table = _in_catalogue_order(pd.read_csv(results_dir / "12_best_pipelines.csv"), "kind")
+    rows = []
+    for dataset, group in table.groupby("dataset", sort=False):
+        model = group[group["kind"] == "autoencoder"].iloc[0]
+        baselines = group[group["kind"] == "baseline"]
+        best = baselines.loc[baselines["precision_at_10"].idxmax()]
+        low, high = best["margin_low"], best["margin_high"]
+        outcome = "a win" if low > 0 else "a loss" if high < 0 else "within noise"
+        rows.append([
+            dataset, f"`{model['pipeline']}`",
+            f"{model['precision_at_10']:.3f} [{model['precision_at_10_low']:.3f}, "
+            f"{model['precision_at_10_high']:.3f}]",
+            f"{best['pipeline']}: {best['precision_at_10']:.3f}",
+            f"{best['margin']:+.3f} [{low:+.3f}, {high:+.3f}], {outcome}",
+        ])  # fmt: skip
+    header = ["dataset", "autoencoder pipeline", "test P@10 [95 % CI]", "best baseline",
+              "lead [95 % CI]"]  # fmt: skip
+    return markdown_table(header, rows)
+
+
 def augmentation_table(results_dir: Path) -> str:
     """Notebook 12's validation study: each augmented recipe against its twin trained on clean
     images (best validation precision@10 of each)."""
@@ -723,6 +746,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "seed_spread": seed_spread_table,
     "graph_reranking": graph_reranking_table,
     "encoder_variants": encoder_variants_table,
+    "headline": headline_table,
     "training_speed": training_speed_table,
 }
 
@@ -739,23 +763,31 @@ def render_readme(text: str, results_dir: Path) -> str:
     return _TABLE.sub(replace, text)
 
 
+REPORTS = ("README.md", "results/README.md")
+"""The documents whose tables are generated: the front page and the full report."""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aesearch_utils.course.report")
     parser.add_argument("--check", action="store_true", help="only report whether it is stale")
     arguments = parser.parse_args(argv)
     root = config.project_root()
-    readme = root / "README.md"
-    current = readme.read_text(encoding="utf-8")
-    updated = render_readme(current, root / "results")
-    if arguments.check:
-        if updated != current:
-            print("README.md tables are stale: run `make readme`", file=sys.stderr)
-            return 1
-        return 0
-    if updated != current:
-        write_atomically(readme, lambda temporary: temporary.write_text(updated, encoding="utf-8"))
-        print("README.md tables updated from results/")
-    return 0
+    stale = 0
+    for name in REPORTS:
+        document = root / name
+        current = document.read_text(encoding="utf-8")
+        updated = render_readme(current, root / "results")
+        if updated == current:
+            continue
+        if arguments.check:
+            print(f"{name} tables are stale: run `make readme`", file=sys.stderr)
+            stale = 1
+        else:
+            write_atomically(
+                document, lambda temporary, text=updated: temporary.write_text(text, "utf-8")
+            )
+            print(f"{name} tables updated from results/")
+    return stale
 
 
 if __name__ == "__main__":
