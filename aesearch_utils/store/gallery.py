@@ -2,7 +2,7 @@
 
 On disk a gallery is one folder::
 
-    gallery.json       image shape, class names, format, owner (a tenant), visibility
+    gallery.json       image shape, class names, format, title, owner (a tenant), visibility
     pipeline/          the encoder, its weights and the whitening (SearchPipeline.save)
     record.sqlite      every item: id, label, image, vectors (SQLite, WAL)
 
