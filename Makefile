@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SMOKE_NOTEBOOKS := build/smoke/notebooks
 
-.PHONY: install run test lint chromium readme bench lab serve clean
+.PHONY: install run test lint chromium readme screenshot bench lab serve clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ lint: $(INSTALLED)
 
 readme: $(INSTALLED)
 	$(BIN)/python -m aesearch_utils.course.report
+
+# The README's picture of the page: Chromium on the service over the full profile's gallery.
+screenshot: $(INSTALLED) chromium
+	$(BIN)/python -m aesearch_utils.course.screenshot
 
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/data_loading.py

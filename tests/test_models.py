@@ -90,8 +90,13 @@ def test_a_new_variant_is_one_registered_builder(monkeypatch):
         return keras.Model(images, code, name="encoder"), decoder
 
     assert build_autoencoder("tiny", (4, 4, 1), 3).latent_dim == 3
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(ValueError, match=r"already registered.*replace=True"):
         register("tiny")(build_tiny)
+    # a notebook cell that defines a builder runs again after an edit...
+    assert register("tiny", replace=True)(build_tiny) is build_tiny
+    # ...but the package's own models keep their builders: a changed copy needs its own name
+    with pytest.raises(ValueError, match="choose another name"):
+        register("dense", replace=True)(build_tiny)
 
 
 def test_a_vae_samples_while_training_and_returns_the_mean_otherwise():

@@ -227,3 +227,16 @@ def test_galleries_are_listed_default_first_with_a_title(tmp_path):
         assert "/static-offline-docs/swagger-ui-bundle.js" in client.get("/docs").text
     for gallery in galleries.values():
         gallery.close()
+
+
+def test_an_app_served_again_after_it_stopped_still_answers(tmp_path):
+    """A notebook serves one app twice (two ``serving_in_background`` blocks): stopping the
+    first closed the tenants file and the batchers, and the second start must open them anew."""
+    pipeline = SearchPipeline(PixelEncoder((8, 8, 1)), whiten_dims=16, expansion_k=3)
+    gallery = Gallery.build(tmp_path / "digits", pipeline, IMAGES, LABELS)
+    app = create_app(replace(config.settings(), galleries_dir=tmp_path), {"digits": gallery})
+    for _ in range(2):
+        with TestClient(app) as client:
+            assert search(client, png(IMAGES[3, :, :, 0]), k=1).json()["results"][0]["id"] == 3
+            assert search(client, b"not an image").status_code == 400
+    gallery.close()

@@ -9,8 +9,11 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 from conftest import png_bytes, start_service
+from PIL import Image
 from playwright.sync_api import expect
 
+from aesearch_utils import config
+from aesearch_utils.course import screenshot
 from aesearch_utils.search import PixelEncoder, SearchPipeline
 from aesearch_utils.service.server import free_port
 from aesearch_utils.store import Gallery
@@ -119,6 +122,17 @@ def test_upload_draw_search_and_add(service_url, tmp_path):
         page.get_by_text("added as id 200").wait_for(timeout=30_000)
         assert "201 images" in page.locator("#gallery").inner_text()
         assert page.problems == []
+
+
+def test_the_readme_s_screenshot_is_taken_by_code(service_url, tmp_path):
+    url, query, _ = service_url
+    path = screenshot.page_screenshot(url, query, tmp_path / "page.png", k=4)
+    with Image.open(path) as picture:
+        assert picture.format == "PNG" and picture.width == screenshot.VIEWPORT["width"]
+        # the page with its results is taller than the empty form, and not one flat colour
+        darkest, brightest = picture.convert("L").getextrema()
+        assert picture.height > 600 and darkest < brightest
+    assert (config.project_root() / "figures" / screenshot.SCREENSHOT).is_file()
 
 
 def test_a_tenant_sees_its_private_gallery_and_names_stay_text(service_url, tmp_path):

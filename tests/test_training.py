@@ -7,6 +7,7 @@ import pytest
 from aesearch_utils.backend import keras
 from aesearch_utils.config import project_root
 from aesearch_utils.errors import InvalidInputError
+from aesearch_utils.models import registry
 from aesearch_utils.training import TrainingConfig, benchmark_config, train_autoencoder
 from aesearch_utils.training.loop import MODEL_FORMAT_VERSION, PerturbedBatches, cache_key
 from aesearch_utils.training.recipes import AUGMENTED_EPOCHS, recipe_names
@@ -101,6 +102,34 @@ def test_the_settings_added_later_keep_the_keys_of_models_cached_before_them():
     }  # fmt: skip
     text = json.dumps(description, sort_keys=True, default=str)
     assert cache_key(CONFIG, IMAGES) == hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def test_a_builder_edited_in_a_notebook_trains_anew(monkeypatch, tmp_path):
+    monkeypatch.setattr(registry, "_BUILDERS", dict(registry._BUILDERS))
+
+    def build(input_shape, latent_dim, activation):
+        images = keras.Input(input_shape)
+        code = keras.layers.Dense(latent_dim, activation=activation)(keras.layers.Flatten()(images))
+        latent = keras.Input((latent_dim,))
+        pixels = keras.layers.Dense(int(np.prod(input_shape)), activation="sigmoid")(latent)
+        decoder = keras.Model(latent, keras.layers.Reshape(input_shape)(pixels), name="decoder")
+        return keras.Model(images, code, name="encoder"), decoder
+
+    @registry.register("edited", replace=True)
+    def first_version(input_shape, latent_dim):
+        return build(input_shape, latent_dim, "relu")
+
+    config = TrainingConfig("edited", 4, epochs=1, batch_size=16)
+    first = train_autoencoder(config, IMAGES, LABELS, cache_dir=tmp_path)
+    assert train_autoencoder(config, IMAGES, LABELS, cache_dir=tmp_path).from_cache
+
+    @registry.register("edited", replace=True)
+    def second_version(input_shape, latent_dim):
+        return build(input_shape, latent_dim, "tanh")
+
+    second = train_autoencoder(config, IMAGES, LABELS, cache_dir=tmp_path)
+    assert not second.from_cache and second.path != first.path
+    assert registry.builder_fingerprint("dense") is None  # the package's keys stay as they were
 
 
 def test_augmented_training_is_reproducible_and_its_batches_change_every_epoch():

@@ -1,4 +1,5 @@
-"""The steps every autoencoder notebook shares: evaluate a trained model, record the row.
+"""The steps every autoencoder notebook shares: evaluate a trained model, record the row,
+say in sentences what the rows measured, and compare variants on a small budget (exercises).
 
 Evaluation follows the course's protocol: reconstruction error on the
 training split *and* the held-out test split, and retrieval with the test
@@ -7,7 +8,7 @@ images as queries against the training images as the gallery.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from aesearch_utils.search.encoders import Encoder, LayerEncoder, encode_images
 from aesearch_utils.search.index import ImageIndex
 from aesearch_utils.search.metrics import precision_at_k
 from aesearch_utils.search.neighbours import nearest_neighbours
-from aesearch_utils.training import TrainedAutoencoder
+from aesearch_utils.training import TrainedAutoencoder, TrainingConfig, train_autoencoder
 from aesearch_utils.training.evaluation import dead_dimensions, reconstruction_mse
 
 RESULTS_FILE = "autoencoders.csv"
@@ -55,6 +56,72 @@ def evaluate(trained: TrainedAutoencoder, data: Dataset, k: int = 10) -> dict[st
         "dead_latent_dims": int(dead_dimensions(gallery).sum()),
         f"precision_at_{k}": scores[f"precision_at_{k}"],
     }
+
+
+def lessons(rows: Sequence[Mapping[str, Any]], k: int = 10) -> list[str]:
+    """What a chapter's rows (:func:`evaluate`'s) measured, as sentences with their numbers.
+
+    Per model: how much worse new images are reconstructed than training images, the dead latent
+    numbers, and the share of a query's ``k`` results that have its class; for several models,
+    whether the lowest test error and the best search belong to the same one.
+    """
+    precision = f"precision_at_{k}"
+    lines = []
+    for row in rows:
+        ratio = row["test_mse"] / row["train_mse"]
+        fit = (
+            "about as well as the training images (it generalises, it did not memorise)"
+            if ratio < 1.1
+            else f"{ratio:.2f} times worse than the training images (it memorised some)"
+        )
+        lines.append(
+            f"{row['model']} on {row['dataset']}: test images are reconstructed {fit}, MSE "
+            f"{row['test_mse']:.4f} against {row['train_mse']:.4f}; {row['dead_latent_dims']} of "
+            f"its {row['latent_dim']} latent numbers are dead; {row[precision]:.1%} of a test "
+            f"query's {k} nearest training images show its class."
+        )
+    if len(rows) > 1:
+        lowest = min(rows, key=lambda row: row["test_mse"])
+        best = max(rows, key=lambda row: row[precision])
+        lines.append(
+            f"The lowest test error and the best search are both {best['model']}'s."
+            if lowest is best
+            else f"The lowest test error is {lowest['model']}'s, the best search "
+            f"{best['model']}'s: a lower reconstruction error does not always mean better search."
+        )
+    return lines
+
+
+def recorded_rows(
+    results_dir: Path, dataset: str, models: Sequence[str], file_name: str = RESULTS_FILE
+) -> list[dict[str, Any]]:
+    """The recorded rows (no noise) of ``models`` on ``dataset``: another chapter's results,
+    for a comparison; empty where that chapter has not run into ``results_dir``."""
+    path = results_dir / file_name
+    if not path.is_file():
+        return []
+    table = pd.read_csv(path)
+    chosen = table[
+        table["model"].isin(models) & (table["dataset"] == dataset) & (table["noise"] == "none")
+    ]
+    return chosen.to_dict("records")
+
+
+def side_by_side(
+    configs: Mapping[str, TrainingConfig], data: Dataset, dataset: str, k: int = 10
+) -> pd.DataFrame:
+    """Train (or load) each config on ``data`` and evaluate it: one row per label.
+
+    The exercises compare a changed model with the chapter's on the same small budget, so
+    the difference is the change's, not the budget's.
+    """
+    columns = ["parameters", "epochs_run", "seconds_per_epoch", "train_mse", "test_mse",
+               "dead_latent_dims", f"precision_at_{k}"]  # fmt: skip
+    rows = {}
+    for label, config in configs.items():
+        trained = train_autoencoder(config, data.x_train, data.y_train, dataset=dataset)
+        rows[label] = evaluate(trained, data, k)
+    return pd.DataFrame.from_dict(rows, orient="index")[columns]
 
 
 def cached_reconstruction_mse(trained: TrainedAutoencoder, images: np.ndarray) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,16 +45,46 @@ class Autoencoder:
         return int(self.autoencoder.count_params())
 
 
-def register(name: str) -> Callable[[Builder], Builder]:
-    """Decorator: make ``builder`` available as ``build_autoencoder(name, ...)``."""
+def register(name: str, *, replace: bool = False) -> Callable[[Builder], Builder]:
+    """Decorator: make ``builder`` available as ``build_autoencoder(name, ...)``.
+
+    ``replace=True`` lets a notebook cell that defines a builder run again after an edit. The
+    package's own builders are never replaced: the search pipelines and the service rebuild
+    their models by name, so a changed copy needs a name of its own.
+    """
 
     def decorate(builder: Builder) -> Builder:
-        if name in _BUILDERS:
-            raise ValueError(f"an autoencoder named {name!r} is already registered")
+        if name in _BUILDERS and (not replace or _is_packaged(_BUILDERS[name])):
+            raise ValueError(
+                f"an autoencoder named {name!r} is already registered: choose another name"
+                + ("" if _is_packaged(_BUILDERS[name]) else ", or pass replace=True")
+            )
         _BUILDERS[name] = builder
         return builder
 
     return decorate
+
+
+def _is_packaged(builder: Builder) -> bool:
+    return builder.__module__.split(".", 1)[0] == __name__.split(".", 1)[0]
+
+
+def builder_fingerprint(name: str) -> str | None:
+    """A hash of the source of a builder defined outside the package (in a notebook), else None.
+
+    The training cache keys a model by its name and options; a builder edited in a notebook keeps
+    its name, so its source enters the key too, and an edit trains anew instead of loading the
+    model of the previous version. The package's builders are versioned with the package.
+    """
+    builder = _BUILDERS.get(name)
+    if builder is None or _is_packaged(builder):
+        return None
+    try:
+        text = inspect.getsource(builder)
+    except (OSError, TypeError):  # defined where no source is kept (exec of a string)
+        code = builder.__code__
+        text = repr((code.co_code, code.co_consts, code.co_names))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def model_names() -> tuple[str, ...]:

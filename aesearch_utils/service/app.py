@@ -48,6 +48,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        state.start()
         yield
         await state.close()
 

@@ -82,7 +82,14 @@ class ServiceState:
             await batcher.close()
         await asyncio.to_thread(gallery.remove)
 
+    def start(self) -> None:
+        """Called as the app starts serving: an app served again after it stopped (a notebook
+        serving it twice) reopens the tenants file that stopping closed."""
+        if self.tenants.closed:
+            self.tenants = TenantRegistry(self.tenants.path)
+
     async def close(self) -> None:
         for batcher in self.batchers.values():
             await batcher.close()
+        self.batchers.clear()  # a later start makes new ones
         self.tenants.close()

@@ -87,6 +87,7 @@ class TenantRegistry:
         except sqlite3.DatabaseError as error:
             raise CorruptDataError(f"{self.path}: not a readable tenants file ({error})") from None
         self._lock = threading.Lock()
+        self.closed = False
 
     @classmethod
     def in_folder(cls, galleries_dir: str | Path) -> TenantRegistry:
@@ -95,6 +96,7 @@ class TenantRegistry:
     def close(self) -> None:
         with self._lock:
             self._connection.close()
+            self.closed = True
 
     def _execute(self, sql: str, parameters: tuple = ()) -> list[tuple]:
         with self._lock:

@@ -6,7 +6,8 @@ fits it on a stratified 90/10 train/validation split of ``images`` (the
 early when the validation loss stops improving, and saves the result under
 ``data/models/``. The file name holds a hash of everything that changes the
 result (the config, including model options, noise, seed and the recipe a
-fine-tuning starts from, and the training images themselves), so the same
+fine-tuning starts from, the training images themselves, and the source of
+a builder defined in a notebook rather than in the package), so the same
 parameters load the saved model instead of training again and any change
 trains anew.
 """
@@ -31,6 +32,7 @@ from aesearch_utils.data.preprocessing import to_float32, train_validation_split
 from aesearch_utils.errors import InvalidInputError
 from aesearch_utils.io import atomic_path, write_json
 from aesearch_utils.models import Autoencoder, build_autoencoder
+from aesearch_utils.models.registry import builder_fingerprint
 from aesearch_utils.models.variational import GaussianSample
 from aesearch_utils.seeding import set_seed
 
@@ -105,6 +107,9 @@ def cache_key(config: TrainingConfig, images: np.ndarray) -> str:
         "format": MODEL_FORMAT_VERSION,
         "keras": keras.__version__,
     }
+    fingerprint = builder_fingerprint(config.model)
+    if fingerprint is not None:
+        description["builder"] = fingerprint
     text = json.dumps(description, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
