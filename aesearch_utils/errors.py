@@ -29,3 +29,7 @@ class CorruptDataError(AesearchError, ValueError):
 
 class InvalidInputError(AesearchError, ValueError):
     """An array or argument of the wrong shape, dtype or range."""
+
+
+class BackendUnavailableError(AesearchError, ConnectionError):
+    """A server the package relies on (a Milvus server) did not answer: retry once it is back."""

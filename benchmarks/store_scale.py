@@ -1,17 +1,22 @@
-"""Benchmark: the gallery store at scale, embedded (SQLite + FAISS) and in Milvus (Lite).
+"""Benchmark: the gallery store at scale, embedded (SQLite + FAISS), in Milvus Lite and on a
+Milvus server.
 
 Usage: ``python benchmarks/store_scale.py [--rows 1000000] [--milvus-rows 1000000] [--dim 128]
-[--output results/store_scale.json]``
+[--milvus-uri http://host:19530] [--output results/store_scale.json]``
+
+Without ``--milvus-uri`` the server is the tests' (``tests/milvus_server.py``: PyPI's ``milvus``
+2.3.5 standalone on 127.0.0.1, with its package's own time tick), on this machine, sharing its
+two cores with the benchmark.
 
 Synthetic unit vectors (gaussian, seeded) go into the store's two layers the
 way a gallery uses them: the durable record (SQLite, WAL, ``synchronous=FULL``)
 and a searched view. Measured for each view: inserting in batches of 10,000
 (record and view together for the embedded store; the view alone for Milvus),
 reopening (the embedded store in a fresh process: reading the record and
-filling FAISS; Milvus Lite, which lets one process open a database file, with
-a new client in the same process), the peak memory of the process that holds
-the vectors (for Milvus Lite, which runs inside this process, the peak of the
-whole measurement), the median
+filling FAISS; Milvus Lite, which lets one process open a database file, and
+the server, with a new client in the same process), the peak memory of the
+process that holds the vectors (for Milvus Lite, which runs inside this
+process, the peak of the whole measurement; for the server, its own), the median
 latency of one top-10 query, and recall@10 against exact search.
 """
 
@@ -24,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +43,9 @@ from aesearch_utils.store.record import GalleryRecord
 from aesearch_utils.store.views import FaissView, MilvusView
 
 BATCH = 10_000
-QUERIES = {"embedded": 200, "milvus_lite": 10}
+DEFAULT_TICK_MS = 200
+"""The Milvus package's own time tick: the tests shorten it, a benchmark keeps it."""
+QUERIES = {"embedded": 200, "milvus_lite": 10, "milvus_server": 200}
 """Single queries timed per view: Milvus Lite 3 searches in pure Python, slowly at this size."""
 
 REOPEN_EMBEDDED = """
@@ -57,7 +66,7 @@ def vectors_for(rows: int, dim: int, seed: int) -> np.ndarray:
     return unit_vectors(np.random.default_rng(seed).normal(size=(rows, dim)).astype(np.float32))
 
 
-def measure(kind: str, rows: int, dim: int, folder: Path) -> dict:
+def measure(kind: str, rows: int, dim: int, folder: Path, uri: str = "", server_pid: int = 0):
     vectors = vectors_for(rows, dim, 0)
     queries = vectors_for(QUERIES[kind], dim, 1)
     ids = np.arange(rows, dtype=np.int64)
@@ -77,7 +86,7 @@ def measure(kind: str, rows: int, dim: int, folder: Path) -> dict:
         record.close()
         target = str(path)
     else:
-        target = str(folder / "vectors.db")
+        target = uri or str(folder / "vectors.db")
         view = MilvusView(target, "scale", dim)
         start = time.perf_counter()
         for begin in range(0, rows, BATCH):
@@ -104,11 +113,16 @@ def measure(kind: str, rows: int, dim: int, folder: Path) -> dict:
         view.close()
         start = time.perf_counter()
         view = MilvusView(target, "scale", dim)
+        count = view.count()
         reopen = {
             "reopen_s": time.perf_counter() - start,
-            "count": view.count(),
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "count": count,
+            "peak_rss_mib": peak_rss_mib(server_pid)
+            if server_pid
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         }
+        if uri:
+            view.drop()
         view.close()
     return {
         "rows": rows,
@@ -119,8 +133,40 @@ def measure(kind: str, rows: int, dim: int, folder: Path) -> dict:
         "reopened_rows": reopen["count"],
         "query_p50_ms": round(float(np.median(latencies)) * 1000, 2),
         "recall_at_10": round(float(recall), 4),
-        "disk_mib": round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20),
+        "disk_mib": round(data_bytes(folder) / 2**20),
     }
+
+
+def data_bytes(folder: Path) -> int:
+    """What the files below ``folder`` hold, less the server's copy of its program and logs."""
+    skipped = {"bin", "logs"}
+    files = [path for path in folder.rglob("*") if path.is_file() and not skipped & set(path.parts)]
+    return sum(path.stat().st_size for path in files)
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The peak resident memory of another process (Linux: ``VmHWM``)."""
+    status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    peak = next(line for line in status.splitlines() if line.startswith("VmHWM"))
+    return int(peak.split()[1]) / 1024
+
+
+@contextmanager
+def milvus_server(uri: str, folder: Path) -> Iterator[tuple[str, int]]:
+    """``(uri, pid)``: the given server (pid 0: its memory is not ours to read), or the tests'
+    server started here with the package's default time tick."""
+    if uri:
+        yield uri, 0
+        return
+    sys.path.insert(0, str(config.project_root() / "tests"))
+    from milvus_server import MilvusTestServer
+
+    server = MilvusTestServer(folder, tick_ms=DEFAULT_TICK_MS)
+    server.start()
+    try:
+        yield server.uri, server.pid
+    finally:
+        server.stop()
 
 
 def main() -> None:
@@ -128,6 +174,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--milvus-rows", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--milvus-uri", default="", help="a Milvus server (default: start one)")
     parser.add_argument(
         "--output", type=Path, default=config.project_root() / "results" / "store_scale.json"
     )
@@ -137,6 +184,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             result[kind] = measure(kind, rows, arguments.dim, Path(folder))
         print(kind, result[kind], flush=True)
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        milvus_server(arguments.milvus_uri, Path(folder) / "server") as (uri, pid),
+    ):
+        result["milvus_server"] = measure(
+            "milvus_server", arguments.milvus_rows, arguments.dim, Path(folder), uri, pid
+        )
+    print("milvus_server", result["milvus_server"], flush=True)
     result["machine"] = machine_description()
     write_json(arguments.output, result)
 

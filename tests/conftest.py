@@ -116,3 +116,13 @@ def start_service(galleries: Path, port: int, timeout: float = 60) -> subprocess
             time.sleep(0.2)
     server.kill()
     raise AssertionError(f"the service did not start within {timeout:.0f} s")
+
+
+@pytest.fixture(scope="session")
+def milvus_uri(tmp_path_factory):
+    """A real Milvus server on 127.0.0.1 for the session's Milvus tests (see milvus_server.py)."""
+    pytest.importorskip("milvus", reason="the dev extra installs it: pip install 'milvus==2.3.5'")
+    from milvus_server import milvus_server
+
+    with milvus_server(tmp_path_factory.mktemp("milvus")) as uri:
+        yield uri

@@ -1,28 +1,49 @@
-"""The path past one machine: the same gallery with its vectors in Milvus (here Milvus Lite,
-embedded through a local file URI) answers like the embedded FAISS view."""
+"""The path past one machine: the same gallery with its vectors in Milvus answers like the
+embedded FAISS view, on Milvus Lite (embedded, through a local file URI) and on a real Milvus
+server (the standalone binary of PyPI's ``milvus``, on 127.0.0.1: see milvus_server.py)."""
+
+import shutil
+import time
+import uuid
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from conftest import png_bytes
+from fastapi.testclient import TestClient
 
+from aesearch_utils import config
 from aesearch_utils.search import PixelEncoder, SearchPipeline
+from aesearch_utils.service.app import create_app
 from aesearch_utils.store import Gallery
-
-pytest.importorskip("milvus_lite", reason="Milvus Lite is installed with the project")
 
 RNG = np.random.default_rng(1)
 IMAGES = RNG.integers(0, 256, (400, 6, 6, 1), dtype=np.uint8)
 LABELS = np.arange(400) % 4
 
 
-def test_milvus_gives_the_same_top_10_as_the_embedded_view(tmp_path):
+@pytest.fixture(params=["lite", "server"])
+def vectors_uri(request, tmp_path):
+    if request.param == "lite":
+        pytest.importorskip("milvus_lite", reason="Milvus Lite is installed with the project")
+        return str(tmp_path / "vectors.db")
+    return request.getfixturevalue("milvus_uri")
+
+
+def embedded_gallery(tmp_path):
+    """A gallery folder of its own: on the shared server its collections are its own too."""
     pipeline = SearchPipeline(PixelEncoder((6, 6, 1)), whiten_dims=16, expansion_k=3)
-    embedded = Gallery.build(tmp_path / "toy", pipeline, IMAGES, LABELS)
-    uri = str(tmp_path / "vectors.db")
+    return Gallery.build(tmp_path / f"toy_{uuid.uuid4().hex[:8]}", pipeline, IMAGES, LABELS)
+
+
+def test_milvus_gives_the_same_top_10_as_the_embedded_view(tmp_path, vectors_uri):
+    embedded = embedded_gallery(tmp_path)
+    folder = embedded.path
     queries = RNG.integers(0, 256, (12, 6, 6, 1), dtype=np.uint8)  # small batches: Lite is slow
     expected = embedded.search(queries, 10)
     embedded.close()
 
-    remote = Gallery.open(tmp_path / "toy", vectors_uri=uri)
+    remote = Gallery.open(folder, vectors_uri=vectors_uri)
     found = remote.search(queries, 10)
     np.testing.assert_array_equal(found.ids, expected.ids)
     np.testing.assert_allclose(found.distances, expected.distances, atol=1e-5)
@@ -34,6 +55,86 @@ def test_milvus_gives_the_same_top_10_as_the_embedded_view(tmp_path):
     remote.close()
 
     # a Milvus collection that lags the record (a crash between the two) is refilled
-    reopened = Gallery.open(tmp_path / "toy", vectors_uri=uri)
+    reopened = Gallery.open(folder, vectors_uri=vectors_uri)
     assert reopened._view.count() == len(reopened) == 399
-    reopened.close()
+    reopened.remove()
+
+
+def test_a_search_sees_every_acknowledged_addition_and_deletion(tmp_path, milvus_uri):
+    """A server's default consistency (bounded staleness) let a search made at once miss an
+    addition, or return an id just deleted (whose label lookup then failed)."""
+    embedded = embedded_gallery(tmp_path)
+    folder = embedded.path
+    embedded.close()
+    gallery = Gallery.open(folder, vectors_uri=milvus_uri)
+    queries = RNG.integers(0, 256, (1000, 6, 6, 1), dtype=np.uint8)
+    for query in queries:
+        (added,) = gallery.add(query[None], [1])
+        assert gallery.search(query[None], 1).ids[0, 0] == added
+        gallery.delete([added])
+        assert added not in gallery.search(query[None], 10).ids
+    gallery.remove()
+
+
+def test_a_copied_gallery_folder_has_collections_of_its_own(tmp_path, milvus_uri):
+    """Named after the folder, a copy (same name, another place) shared the original's
+    collections: adding to one broke the other's searches, deleting from one removed the
+    other's results."""
+    built = embedded_gallery(tmp_path)
+    built.close()
+    copy = tmp_path / "elsewhere" / built.path.name
+    shutil.copytree(built.path, copy)
+    original = Gallery.open(built.path, vectors_uri=milvus_uri)
+    copied = Gallery.open(copy, vectors_uri=milvus_uri)
+    expected = original.search(IMAGES[:5], 10)
+    copied.add(IMAGES[:5], [0] * 5)
+    copied.delete(expected.ids[:, 1].tolist())
+    found = original.search(IMAGES[:5], 10)
+    np.testing.assert_array_equal(found.ids, expected.ids)
+    assert len(copied) == len(original) + 5 - len(set(expected.ids[:, 1].tolist()))
+    original.remove()
+    copied.remove()
+
+
+def test_a_milvus_server_that_dies_is_a_503_at_once_and_the_service_recovers(tmp_path):
+    """With Milvus killed, every search answered a plain-text 500 while /api/health said ok."""
+    pytest.importorskip("milvus", reason="the dev extra installs it: pip install 'milvus==2.3.5'")
+    from milvus_server import MilvusTestServer
+
+    server = MilvusTestServer(tmp_path / "milvus")
+    server.start()
+    try:
+        gallery = embedded_gallery(tmp_path)
+        gallery.close()
+        gallery = Gallery.open(gallery.path, vectors_uri=server.uri)
+        settings = replace(config.settings(), galleries_dir=tmp_path)
+        toy = f"/api/galleries/{gallery.name}"
+        with TestClient(create_app(settings, {gallery.name: gallery})) as client:
+            query = {"image": ("query.png", png_bytes(IMAGES[0]))}
+            before = client.post(f"{toy}/search?k=3", files=query)
+            assert before.status_code == 200
+            server.kill()
+            for method, address in [
+                ("POST", f"{toy}/search?k=3"),
+                ("GET", "/api/health"),
+                ("POST", f"{toy}/images"),
+                ("DELETE", f"{toy}/images/5"),
+            ]:
+                start = time.monotonic()
+                reply = client.request(method, address, files=query if method == "POST" else None)
+                assert time.monotonic() - start < 2, address
+                assert reply.status_code == 503, (address, reply.text)
+                assert "does not answer" in reply.json()["error"]
+                assert reply.headers["retry-after"]
+            assert len(gallery) == 400 and gallery.record.count() == 400  # nothing changed
+
+            server.start()
+            deadline = time.monotonic() + 60
+            while client.get("/api/health").status_code != 200:
+                assert time.monotonic() < deadline, "the service did not recover in 60 s"
+                time.sleep(0.5)
+            reply = client.post(f"{toy}/search?k=3", files=query)
+            assert reply.status_code == 200 and reply.json() == before.json()
+        gallery.remove()
+    finally:
+        server.stop()

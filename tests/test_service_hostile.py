@@ -162,11 +162,14 @@ def test_serve_says_why_it_cannot_build_into_a_folder_that_is_not_a_gallery(
     assert "exists but is not a gallery" in capsys.readouterr().err
 
 
-def test_a_gallery_is_deleted_by_the_cli(digits, tmp_path, monkeypatch):
+def test_a_gallery_is_deleted_by_the_cli(digits, tmp_path, monkeypatch, capsys):
     from aesearch_utils.service.cli import main
 
-    digits.close()
     monkeypatch.setenv("AESEARCH_GALLERIES_DIR", str(tmp_path))
+    assert main(["gallery", "delete", "digits"]) == 2  # open here, as a service would hold it
+    assert "DELETE /api/galleries/digits" in capsys.readouterr().err
+    assert digits.path.exists() and len(digits) > 0
+    digits.close()
     assert main(["gallery", "delete", "digits"]) == 0
     assert not digits.path.exists()
     assert main(["gallery", "delete", "digits"]) == 2

@@ -1,14 +1,18 @@
 """The gallery store: built, reopened, grown and shrunk while searched, never half-written."""
 
+import signal
 import sqlite3
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
-from aesearch_utils.errors import DataNotFoundError, InvalidInputError
+from aesearch_utils.errors import BackendUnavailableError, DataNotFoundError, InvalidInputError
 from aesearch_utils.search import PixelEncoder, SearchPipeline
 from aesearch_utils.store import Gallery
+from aesearch_utils.store.locking import FolderInUseError
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, (300, 6, 6, 1), dtype=np.uint8)
@@ -172,3 +176,49 @@ def test_a_closed_gallery_says_so_instead_of_failing_inside_faiss(tmp_path, gall
                 lambda: gallery.delete([0]), lambda: gallery.image(0)):  # fmt: skip
         with pytest.raises(InvalidInputError, match="is closed: open it again"):
             use()
+
+
+def test_a_second_opener_of_one_folder_is_refused_until_the_first_closes(tmp_path, gallery):
+    """Two openers would each serve only their own changes (measured with two services: a
+    deletion through one was still returned first by the other)."""
+    with pytest.raises(FolderInUseError, match="already open"):
+        Gallery.open(gallery.path)
+    gallery.close()
+    Gallery.open(gallery.path).close()
+
+
+def test_another_process_holding_the_folder_is_named_and_its_death_frees_it(tmp_path, gallery):
+    gallery.close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from aesearch_utils.store import Gallery; "
+         f"g = Gallery.open({str(gallery.path)!r}); print('open', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(FolderInUseError, match=f"process {holder.pid}"):
+            Gallery.open(gallery.path)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(10)
+    Gallery.open(gallery.path).close()  # the operating system dropped the dead process's lock
+
+
+def test_an_addition_that_fails_midway_leaves_nothing_and_is_never_returned(gallery, monkeypatch):
+    """The vectors' server went down between the two views: the record is rolled back, and the
+    item the first view kept is taken out before any search is answered (503 until it is)."""
+
+    def down(*arguments):
+        raise BackendUnavailableError("the vectors server is down")
+
+    monkeypatch.setattr(gallery._base_view, "add", down)
+    monkeypatch.setattr(gallery._view, "remove", down)
+    new = RNG.integers(0, 256, (1, 6, 6, 1), dtype=np.uint8)
+    with pytest.raises(BackendUnavailableError):
+        gallery.add(new, [1])
+    assert len(gallery) == 300 and gallery.record.count() == 300
+    with pytest.raises(BackendUnavailableError):
+        gallery.search(new, 1)  # the first view still holds the item: no answer yet
+    monkeypatch.undo()
+    assert 300 not in gallery.search(new, 10).ids  # the server is back: taken out first
+    assert gallery._view.count() == 300

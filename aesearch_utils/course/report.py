@@ -701,7 +701,11 @@ def service_load_table(results_dir: Path) -> str:
 def store_scale_table(results_dir: Path) -> str:
     """``benchmarks/store_scale.py``: a million vectors in each view of the store."""
     measured = _read(results_dir, "store_scale.json")
-    names = {"embedded": "embedded (SQLite + FAISS)", "milvus_lite": "Milvus Lite"}
+    names = {
+        "embedded": "embedded (SQLite + FAISS)",
+        "milvus_lite": "Milvus Lite",
+        "milvus_server": "Milvus server (standalone 2.3.5, FLAT)",
+    }
     rows = [
         [
             names[kind],

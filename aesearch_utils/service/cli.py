@@ -26,6 +26,7 @@ from aesearch_utils import config
 from aesearch_utils.errors import AesearchError, InvalidInputError
 from aesearch_utils.search.registry import pipeline_names
 from aesearch_utils.store.gallery import Gallery, build_folder_gallery, build_registered_gallery
+from aesearch_utils.store.locking import FolderInUseError
 from aesearch_utils.store.tenants import ADMIN, TenantRegistry
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -141,9 +142,15 @@ def delete_gallery(arguments: argparse.Namespace) -> int:
     path = config.galleries_dir() / arguments.name
     if not (path / "gallery.json").is_file():
         raise InvalidInputError(f"no gallery {arguments.name!r} in {config.galleries_dir()}")
-    Gallery.open(path, arguments.vectors_uri or None).remove()
-    print(f"deleted {arguments.name}; a running service still serves it until it restarts "
-          "(DELETE /api/galleries/<name> deletes it there at once)")  # fmt: skip
+    try:
+        gallery = Gallery.open(path, arguments.vectors_uri or None)
+    except FolderInUseError as error:
+        raise FolderInUseError(
+            f"{error}; a service that serves it deletes it with DELETE /api/galleries/"
+            f"{arguments.name}"
+        ) from None
+    gallery.remove()
+    print(f"deleted {arguments.name}")
     return 0
 
 

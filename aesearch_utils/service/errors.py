@@ -3,7 +3,8 @@
 FastAPI and Starlette answer some errors themselves (a route that does not
 exist, a method it does not take, a request that fails validation) with
 ``{"detail": ...}``, and an unexpected exception with plain text: the handlers
-here give each of them the service's shape. A client that goes away while
+here give each of them the service's shape. A server the service relies on that does not
+answer (Milvus) is a 503 with ``Retry-After``, never a hang or a 500. A client that goes away while
 sending its upload is one log line, not a traceback.
 """
 
@@ -17,9 +18,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from aesearch_utils.errors import AesearchError, CorruptDataError
+from aesearch_utils.errors import AesearchError, BackendUnavailableError, CorruptDataError
 
 log = logging.getLogger("aesearch.service")
+
+RETRY_AFTER_S = 5
+"""What a 503 (a vectors server that is down) tells a client to wait before retrying."""
 
 
 class ServiceError(Exception):
@@ -44,6 +48,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def corrupt_data(request: Request, error: CorruptDataError) -> JSONResponse:
         log.error("%s %s: %s", request.method, request.url.path, error)
         return error_response(500, f"the server's data is damaged: {error}")
+
+    @app.exception_handler(BackendUnavailableError)
+    async def backend_down(request: Request, error: BackendUnavailableError) -> JSONResponse:
+        log.warning("%s %s: %s", request.method, request.url.path, error)  # with its address
+        return error_response(
+            503,
+            f"the vectors server (Milvus) does not answer: it is down or still starting; retry in "
+            f"{RETRY_AFTER_S} s",
+            {"Retry-After": str(RETRY_AFTER_S)},
+        )
 
     @app.exception_handler(AesearchError)
     async def project_error(request: Request, error: AesearchError) -> JSONResponse:

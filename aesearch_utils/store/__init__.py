@@ -7,6 +7,8 @@
   chosen by one URI.
 - :mod:`~aesearch_utils.store.gallery`: a :class:`~aesearch_utils.store.gallery.Gallery`
   ties them to a fitted search pipeline: build, open, search, add, delete.
+- :mod:`~aesearch_utils.store.locking`: one process holds an open gallery folder; a second
+  opener is refused rather than left to drift.
 
 The store builds on the search core and never imports the service, the course or the figures.
 """

@@ -2,9 +2,10 @@
 
 On disk a gallery is one folder::
 
-    gallery.json       image shape, class names, format, title, owner (a tenant), visibility
+    gallery.json       id, image shape, class names, format, title, owner (a tenant), visibility
     pipeline/          the encoder, its weights and the whitening (SearchPipeline.save)
     record.sqlite      every item: id, label, image, vectors (SQLite, WAL)
+    open.lock          held by the one process that has it open (store.locking)
 
 Searching encodes the query with the pipeline and searches the view (FAISS
 in memory, or Milvus). Adding encodes the images first, then, under the
@@ -28,12 +29,13 @@ come or gone.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,12 @@ from aesearch_utils import config
 from aesearch_utils.data.dataset import dataset_spec
 from aesearch_utils.data.image_folder import load_image_folder
 from aesearch_utils.data.loading import load_dataset
-from aesearch_utils.errors import CorruptDataError, DataNotFoundError, InvalidInputError
+from aesearch_utils.errors import (
+    BackendUnavailableError,
+    CorruptDataError,
+    DataNotFoundError,
+    InvalidInputError,
+)
 from aesearch_utils.io import write_json
 from aesearch_utils.search.encoders import check_images, encode_images
 from aesearch_utils.search.index import SearchResult
@@ -51,6 +58,7 @@ from aesearch_utils.search.neighbours import check_k, check_vectors
 from aesearch_utils.search.pipeline import SearchPipeline
 from aesearch_utils.search.registry import features_encoder, pipeline_recipe
 from aesearch_utils.search.reranking import alpha_query_expansion, database_side_augmentation
+from aesearch_utils.store.locking import FolderLock
 from aesearch_utils.store.record import NO_LABEL, GalleryRecord
 from aesearch_utils.store.tenants import ADMIN, check_tenant_name
 from aesearch_utils.store.views import FaissView, MilvusView, VectorView
@@ -108,11 +116,17 @@ class ReadWriteLock:
                 self._condition.notify_all()
 
 
-def _view(uri: str | None, name: str, part: str, dim: int) -> VectorView:
-    if not uri:
-        return FaissView(dim)
-    collection = "".join(ch if ch.isalnum() else "_" for ch in f"{name}_{part}")
-    return MilvusView(uri, collection, dim, config.settings().milvus_token)
+def milvus_collection(path: Path, gallery_id: str, part: str) -> str:
+    """The Milvus collection of one gallery's ``part`` (``vectors`` or ``base``).
+
+    Measured: named after the folder alone, two galleries of one name (a copied folder, or one
+    rebuilt where another was) shared a collection, so adding to one broke the other's searches.
+    The name hashes the id made when the gallery was built with the folder's absolute path: a
+    copy, a rebuild and a move each get their own collection (a moved gallery refills a new one
+    from its record and leaves the old one in Milvus).
+    """
+    identity = f"{gallery_id}:{path.resolve()}"
+    return f"aesearch_{hashlib.sha256(identity.encode()).hexdigest()[:20]}_{part}"
 
 
 class Gallery:
@@ -125,9 +139,12 @@ class Gallery:
         description: dict[str, Any],
         pipeline: SearchPipeline,
         record: GalleryRecord,
+        lock: FolderLock,
         vectors_uri: str | None = None,
     ) -> None:
         self.path = path
+        self.id: str = description.get("id", "")
+        """Made when the gallery was built (empty for a gallery built before ids were)."""
         self.name = path.name
         """The folder's name: what the service's routes use, and unique in its folder."""
         self.owner: str = description.get("owner", ADMIN)
@@ -137,9 +154,13 @@ class Gallery:
         self.image_shape: tuple[int, ...] = tuple(description["image_shape"])
         self.pipeline = pipeline
         self.record = record
+        self._folder_lock = lock
         self.vectors_uri = vectors_uri
         self._lock = ReadWriteLock()
         self._closed = False
+        self._stale: set[int] = set()
+        """Ids the views may still hold that the record does not (a removal that failed)."""
+        self._stale_lock = threading.Lock()
         items = record.read_all()
         self._labels = dict(zip(items.ids.tolist(), items.labels.tolist(), strict=True))
         self._view = self._filled_view("vectors", items.ids, items.vectors)
@@ -148,11 +169,16 @@ class Gallery:
     def _filled_view(self, part: str, ids: np.ndarray, vectors: np.ndarray) -> VectorView:
         """A view holding exactly the record's items: FAISS is filled anew; a Milvus collection
         that lags the record (a crash between the two) is refilled from it."""
-        view = _view(self.vectors_uri, self.name, part, self.record.dim)
+        if not self.vectors_uri:
+            view: VectorView = FaissView(self.record.dim)
+            view.add(ids, vectors)
+            return view
+        collection = milvus_collection(self.path, self.id, part)
+        token = config.settings().milvus_token
+        view = MilvusView(self.vectors_uri, collection, self.record.dim, token)
         if view.count() != len(ids):
-            if isinstance(view, MilvusView):
-                view.drop()
-                view = _view(self.vectors_uri, self.name, part, self.record.dim)
+            view.drop()
+            view = MilvusView(self.vectors_uri, collection, self.record.dim, token)
             view.add(ids, vectors)
         return view
 
@@ -210,6 +236,7 @@ class Gallery:
             )
         description = {
             "format": GALLERY_FORMAT_VERSION,
+            "id": uuid.uuid4().hex,
             "owner": owner,
             "visibility": visibility,
             "title": title or path.name,
@@ -243,13 +270,17 @@ class Gallery:
             raise CorruptDataError(
                 f"{path / 'gallery.json'}: not a gallery description ({error}); build it again"
             ) from None
-        pipeline = SearchPipeline.open(path / "pipeline")
-        record = GalleryRecord(path / "record.sqlite", dim, image_shape)
+        lock = FolderLock(path)
+        record = None
         try:
+            pipeline = SearchPipeline.open(path / "pipeline")
+            record = GalleryRecord(path / "record.sqlite", dim, image_shape)
             record.check_integrity()
-            return cls(path, description, pipeline, record, vectors_uri)
+            return cls(path, description, pipeline, record, lock, vectors_uri)
         except BaseException:
-            record.close()
+            if record is not None:
+                record.close()
+            lock.release()
             raise
 
     def close(self) -> None:
@@ -260,13 +291,16 @@ class Gallery:
             self._view.close()
             self._base_view.close()
             self.record.close()
+            self._folder_lock.release()
 
     def remove(self) -> None:
         """Close the gallery and delete it: its folder, and its vectors in Milvus if there."""
+        with self._lock.writing():
+            self._check_open()
+            for view in (self._view, self._base_view):
+                if isinstance(view, MilvusView):
+                    view.drop()
         self.close()
-        for view in (self._view, self._base_view):
-            if isinstance(view, MilvusView):
-                view.drop()
         removing = self.path.parent / f".removing-{self.path.name}-{uuid.uuid4().hex[:8]}"
         self.path.rename(removing)  # the gallery is gone at once, whole; its bytes follow
         shutil.rmtree(removing, ignore_errors=True)
@@ -307,6 +341,7 @@ class Gallery:
         queries = check_vectors(queries, "query vectors", self.record.dim)
         with self._lock.reading():
             self._check_open()
+            self._forget_stale()
             if not self._labels:
                 raise InvalidInputError("the gallery is empty: add images before searching")
             k = check_k(k, len(self._labels))
@@ -353,14 +388,15 @@ class Gallery:
             self._check_open()
             ids = np.arange(len(images), dtype=np.int64) + self.record.next_id()
             vectors = self._augmented(base)
+            self._forget_stale()
             self.record.add(ids, labels, images, base, vectors)
             try:
                 self._view.add(ids, vectors)
                 self._base_view.add(ids, base)
             except Exception:
-                self._view.remove(ids)
-                self._base_view.remove(ids)
-                self.record.delete(ids)
+                self.record.delete(ids)  # first: the record is what a reopen serves
+                with suppress(Exception):  # what it could not take out is kept out (stale)
+                    self._remove_from_views(ids)
                 raise
             self._labels.update(zip(ids.tolist(), labels.tolist(), strict=True))
         return ids
@@ -374,11 +410,32 @@ class Gallery:
         ids = np.asarray(ids, dtype=np.int64)
         with self._lock.writing():
             self._check_open()
+            self._forget_stale()
+            self._view.check_reachable()  # a server that is down: refused, nothing changed
             self.record.delete(ids)
-            self._view.remove(ids)
-            self._base_view.remove(ids)
             for item in ids.tolist():
                 del self._labels[item]
+            with suppress(BackendUnavailableError):  # down since: durable, and kept out (stale)
+                self._remove_from_views(ids)
+
+    def _remove_from_views(self, ids: np.ndarray) -> None:
+        try:
+            self._view.remove(ids)
+            self._base_view.remove(ids)
+        except Exception:
+            with self._stale_lock:
+                self._stale.update(ids.tolist())
+            raise
+
+    def _forget_stale(self) -> None:
+        """Take out of the views what a failed removal left there. Until it is out, searches
+        raise (the service answers 503), never return an item the record no longer has."""
+        with self._stale_lock:
+            if self._stale:
+                ids = np.fromiter(self._stale, dtype=np.int64)
+                self._view.remove(ids)
+                self._base_view.remove(ids)
+                self._stale.clear()
 
     def rebuild(self) -> None:
         """Redo database-side augmentation over the whole gallery (one transaction)."""
@@ -404,6 +461,11 @@ class Gallery:
         return alpha_query_expansion(
             base, gallery, rows, 1 - similarities, self.pipeline.expansion_alpha
         )
+
+    def check_reachable(self) -> None:
+        """Raise :class:`BackendUnavailableError` if the server holding the vectors is down."""
+        self._view.check_reachable()
+        self._base_view.check_reachable()
 
     def info(self) -> dict[str, Any]:
         return {

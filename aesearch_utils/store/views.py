@@ -24,7 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
-from aesearch_utils.errors import InvalidInputError
+from aesearch_utils.errors import BackendUnavailableError, CorruptDataError, InvalidInputError
 
 
 class VectorView(Protocol):
@@ -39,6 +39,11 @@ class VectorView(Protocol):
     def vectors_of(self, ids: np.ndarray) -> np.ndarray: ...
 
     def count(self) -> int: ...
+
+    def check_reachable(self) -> None:
+        """Raise :class:`~aesearch_utils.errors.BackendUnavailableError` if the vectors'
+        server does not answer."""
+        ...
 
     def close(self) -> None: ...
 
@@ -79,8 +84,18 @@ class FaissView:
     def count(self) -> int:
         return int(self._index.ntotal)
 
+    def check_reachable(self) -> None:
+        """In this process's memory: always."""
+
     def close(self) -> None:
         self._index.reset()
+
+
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 1.5
+"""A search, a lookup or a count: a server that does not answer in time is down (503)."""
+WRITE_TIMEOUT_S = 30.0
+"""An insert of up to ``MAX_BATCH`` rows, a deletion, a collection made or dropped."""
 
 
 class MilvusView:
@@ -90,29 +105,72 @@ class MilvusView:
         uri: what ``MilvusClient`` connects to (a local ``.db`` file is Milvus Lite).
         collection: the collection's name; created when missing.
         token: for a server that wants one (``user:password`` or an API key).
+
+    **Reads see every acknowledged write.** A server's default consistency (bounded staleness,
+    5 s) let a search right after an addition miss it, or return an id just deleted, whose label
+    lookup then failed. "Strong" fixes both but makes every read wait for the server's next time
+    tick (about 200 ms measured; a search with query expansion reads three times). So reads are
+    "Session" (they see this client's insertions, waiting only after one) except in two cases
+    Session does not cover, read "Strong" once: a client that just connected knows no write made
+    before it (a reopened gallery's Session count missed two acknowledged deletions), and
+    Milvus 2.3 returns no timestamp for a deletion. Milvus Lite is consistent by itself (one
+    process) and has no "Strong" (it logs that the call is not implemented).
     """
 
     MAX_BATCH = 2000
     """Rows per insert or search call: Milvus Lite 3 builds queries x rows x dims arrays."""
 
     def __init__(self, uri: str, collection: str, dim: int, token: str = "") -> None:
-        from pymilvus import DataType, MilvusClient
+        from pymilvus import DataType, MilvusClient, MilvusException
 
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", collection):
             raise InvalidInputError(
                 f"a Milvus collection name is letters, digits and _, got {collection!r}"
             )
         self.dim = dim
+        self.uri = uri
         self.collection = collection
-        self._client = MilvusClient(uri, token=token) if token else MilvusClient(uri)
         self._lock = threading.Lock()
-        if not self._client.has_collection(collection):
+        self._server = not uri.endswith(".db")  # what pymilvus itself takes for Milvus Lite
+        self._strong_read_due = self._server
+        try:
+            credentials = {"token": token} if token else {}
+            self._client = MilvusClient(uri, timeout=CONNECT_TIMEOUT_S, **credentials)
+        except MilvusException as error:
+            raise self._unavailable("a connection", error) from None
+        if not self._call(self._client.has_collection, READ_TIMEOUT_S):
             schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
             schema.add_field("id", DataType.INT64, is_primary=True)
             schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
             index = self._client.prepare_index_params()
             index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
-            self._client.create_collection(collection, schema=schema, index_params=index)
+            self._call(self._client.create_collection, schema=schema, index_params=index)
+
+    def _unavailable(self, what: str, error: Exception) -> BackendUnavailableError:
+        reason = getattr(error, "message", "") or str(error)
+        return BackendUnavailableError(
+            f"the Milvus server at {self.uri} did not answer {what} ({reason}): it is down or "
+            "still starting; retry once it is back"
+        )
+
+    def _call(self, method, timeout: float = WRITE_TIMEOUT_S, **arguments):
+        """``method(collection, ...)`` within a bounded time. Every input is the view's own
+        (ids, vectors of ``dim``), so a refusal is the server's state, not the caller's input:
+        it raises :class:`BackendUnavailableError` (the service answers 503)."""
+        from pymilvus import MilvusException
+
+        with self._lock:
+            try:
+                return method(self.collection, timeout=timeout, **arguments)
+            except MilvusException as error:
+                raise self._unavailable(method.__name__, error) from None
+
+    def _read(self, method, **arguments):
+        """A read at the consistency the class explains."""
+        level = "Strong" if self._strong_read_due else "Session"
+        result = self._call(method, READ_TIMEOUT_S, consistency_level=level, **arguments)
+        self._strong_read_due = False
+        return result
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         for start in range(0, len(ids), self.MAX_BATCH):
@@ -124,12 +182,21 @@ class MilvusView:
                     strict=True,
                 )
             ]
-            with self._lock:
-                self._client.insert(self.collection, rows)
+            self._call(self._client.insert, data=rows)
 
     def remove(self, ids: np.ndarray) -> None:
-        with self._lock:
-            self._client.delete(self.collection, ids=[int(item) for item in ids])
+        self._call(self._client.delete, ids=[int(item) for item in ids])
+        self._strong_read_due = self._server
+
+    def check_reachable(self) -> None:
+        """Raise :class:`BackendUnavailableError` unless the collection can be searched: the
+        server answers, and has it loaded (a restarted server answers "collection not loaded"
+        for a while, measured up to 28 s, before it has loaded it again by itself)."""
+        from pymilvus.client.types import LoadState
+
+        state = self._call(self._client.get_load_state, READ_TIMEOUT_S)["state"]
+        if state != LoadState.Loaded:
+            raise self._unavailable("with the collection loaded", RuntimeError(state.name))
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         ids = np.empty((len(queries), k), dtype=np.int64)
@@ -137,11 +204,10 @@ class MilvusView:
         step = max(1, self.MAX_BATCH // 100)
         for start in range(0, len(queries), step):
             block = np.asarray(queries[start : start + step], dtype=np.float32)
-            with self._lock:
-                found = self._client.search(
-                    self.collection, data=block.tolist(), limit=k,
-                    search_params={"metric_type": "IP"},
-                )  # fmt: skip
+            found = self._read(
+                self._client.search, data=block.tolist(), limit=k,
+                search_params={"metric_type": "IP"},
+            )  # fmt: skip
             for row, hits in enumerate(found, start):
                 ids[row] = [hit["id"] for hit in hits]
                 similarities[row] = [hit["distance"] for hit in hits]
@@ -149,24 +215,25 @@ class MilvusView:
 
     def vectors_of(self, ids: np.ndarray) -> np.ndarray:
         flat = [int(item) for item in np.asarray(ids).ravel()]
-        with self._lock:
-            rows = self._client.get(
-                self.collection, ids=sorted(set(flat)), output_fields=["vector"]
-            )
+        rows = self._read(self._client.get, ids=sorted(set(flat)), output_fields=["vector"])
         by_id = {row["id"]: row["vector"] for row in rows}
+        missing = sorted(set(flat) - by_id.keys())
+        if missing:
+            raise CorruptDataError(
+                f"Milvus collection {self.collection!r} lacks the ids {missing[:10]} it was given:"
+                " reopen the gallery, which refills it from its record"
+            )
         return np.asarray([by_id[item] for item in flat], dtype=np.float32).reshape(
             *np.shape(ids), self.dim
         )
 
     def count(self) -> int:
-        with self._lock:
-            result = self._client.query(self.collection, filter="", output_fields=["count(*)"])
+        result = self._read(self._client.query, filter="", output_fields=["count(*)"])
         return int(result[0]["count(*)"])
 
     def drop(self) -> None:
         """Remove the collection (the gallery's record keeps everything to refill it)."""
-        with self._lock:
-            self._client.drop_collection(self.collection)
+        self._call(self._client.drop_collection)
 
     def close(self) -> None:
         with self._lock:

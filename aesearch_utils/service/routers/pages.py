@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from fastapi import APIRouter
@@ -20,8 +21,14 @@ async def page() -> FileResponse:
     return FileResponse(STATIC / "index.html", media_type="text/html")
 
 
-@router.get("/api/health", tags=["service"])
+@router.get(
+    "/api/health", tags=["service"],
+    responses={503: {"description": "the vectors server (Milvus) does not answer"}},
+)  # fmt: skip
 async def health(state: State, who: CurrentCaller) -> Health:
+    """Ok when every gallery can be searched: with a Milvus server, it answered just now."""
+    for gallery in list(state.galleries.values()):
+        await asyncio.to_thread(gallery.check_reachable)  # raises: the 503 handler answers
     return Health(status="ok", galleries=len(visible_names(state, who)))
 
 
