@@ -2,7 +2,9 @@
 embedded FAISS view, on Milvus Lite (embedded, through a local file URI) and on a real Milvus
 server (the standalone binary of PyPI's ``milvus``, on 127.0.0.1: see milvus_server.py)."""
 
+import os
 import shutil
+import signal
 import time
 import uuid
 from dataclasses import replace
@@ -113,6 +115,14 @@ def test_a_milvus_server_that_dies_is_a_503_at_once_and_the_service_recovers(tmp
             query = {"image": ("query.png", png_bytes(IMAGES[0]))}
             before = client.post(f"{toy}/search?k=3", files=query)
             assert before.status_code == 200
+            os.kill(server.pid, signal.SIGSTOP)  # a server that hangs: health is bounded too
+            try:
+                start = time.monotonic()
+                assert client.get("/api/health").status_code == 503
+                assert time.monotonic() - start < 2
+            finally:
+                os.kill(server.pid, signal.SIGCONT)
+            assert client.get("/api/health").status_code == 200
             server.kill()
             for method, address in [
                 ("POST", f"{toy}/search?k=3"),

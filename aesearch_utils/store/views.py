@@ -92,10 +92,14 @@ class FaissView:
 
 
 CONNECT_TIMEOUT_S = 5.0
-READ_TIMEOUT_S = 1.5
-"""A search, a lookup or a count: a server that does not answer in time is down (503)."""
+CHECK_TIMEOUT_S = 1.5
+"""Whether the server answers (``/api/health``): a server that does not is down (503). A server
+that is killed refuses connections at once; the bounds are for one that hangs."""
+READ_TIMEOUT_S = 10.0
+"""A search of up to ``MAX_BATCH // 100`` queries, a lookup or a count."""
 WRITE_TIMEOUT_S = 30.0
-"""An insert of up to ``MAX_BATCH`` rows, a deletion, a collection made or dropped."""
+"""An insert of up to ``MAX_BATCH`` rows, a deletion, a collection made or dropped. Milvus Lite
+runs in this process and has no bounds: a search of a million rows takes it seconds."""
 
 
 class MilvusView:
@@ -138,7 +142,7 @@ class MilvusView:
             self._client = MilvusClient(uri, timeout=CONNECT_TIMEOUT_S, **credentials)
         except MilvusException as error:
             raise self._unavailable("a connection", error) from None
-        if not self._call(self._client.has_collection, READ_TIMEOUT_S):
+        if not self._call(self._client.has_collection, CHECK_TIMEOUT_S):
             schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
             schema.add_field("id", DataType.INT64, is_primary=True)
             schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
@@ -147,7 +151,8 @@ class MilvusView:
             self._call(self._client.create_collection, schema=schema, index_params=index)
 
     def _unavailable(self, what: str, error: Exception) -> BackendUnavailableError:
-        reason = getattr(error, "message", "") or str(error)
+        details = getattr(error, "details", None)  # a gRPC error's one line
+        reason = getattr(error, "message", "") or (details() if callable(details) else str(error))
         return BackendUnavailableError(
             f"the Milvus server at {self.uri} did not answer {what} ({reason}): it is down or "
             "still starting; retry once it is back"
@@ -157,12 +162,15 @@ class MilvusView:
         """``method(collection, ...)`` within a bounded time. Every input is the view's own
         (ids, vectors of ``dim``), so a refusal is the server's state, not the caller's input:
         it raises :class:`BackendUnavailableError` (the service answers 503)."""
+        import grpc
         from pymilvus import MilvusException
 
         with self._lock:
             try:
-                return method(self.collection, timeout=timeout, **arguments)
-            except MilvusException as error:
+                return method(
+                    self.collection, timeout=timeout if self._server else None, **arguments
+                )
+            except (MilvusException, grpc.RpcError) as error:  # a deadline is a bare RpcError
                 raise self._unavailable(method.__name__, error) from None
 
     def _read(self, method, **arguments):
@@ -194,7 +202,7 @@ class MilvusView:
         for a while, measured up to 28 s, before it has loaded it again by itself)."""
         from pymilvus.client.types import LoadState
 
-        state = self._call(self._client.get_load_state, READ_TIMEOUT_S)["state"]
+        state = self._call(self._client.get_load_state, CHECK_TIMEOUT_S)["state"]
         if state != LoadState.Loaded:
             raise self._unavailable("with the collection loaded", RuntimeError(state.name))
 
