@@ -17,9 +17,10 @@ searches the same gallery in-process, one image at a time (decoded PNG in,
 top 10 out): the rate the service is compared with.
 
 The loads only ever target 127.0.0.1, and stop by themselves when the time is
-up. The two processes only read: each holds its own copy of the gallery's
-vectors, so this measures what a second process buys on these cores, not a
-way to run two writers over one embedded gallery.
+up. The two processes only read, and each serves its own copy of the gallery
+folder (a gallery folder is open in one process at a time: see
+``store/locking.py``), so this measures what a second process buys on these
+cores, not a way to run two writers over one embedded gallery.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -67,6 +70,16 @@ def in_process_rate(gallery: Gallery, uploads: list[bytes], seconds: float) -> f
         gallery.search(image, 10)
         done += 1
     return done / (time.perf_counter() - start)
+
+
+def gallery_copies(stack: ExitStack, folder: Path, processes: int) -> list[Path]:
+    """A galleries folder for each process: the first the gallery's own, the others a copy."""
+    folders = [folder.parent]
+    for _ in range(processes - 1):
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        shutil.copytree(folder, scratch / folder.name, ignore=shutil.ignore_patterns("open.lock"))
+        folders.append(scratch)
+    return folders
 
 
 @contextmanager
@@ -243,7 +256,10 @@ def main() -> None:
     runs = []
     for name, clients, processes in LOADS[:1] if arguments.goal_only else LOADS:
         with ExitStack() as stack:
-            bases = [stack.enter_context(service(folder.parent)) for _ in range(processes)]
+            bases = [
+                stack.enter_context(service(galleries))
+                for galleries in gallery_copies(stack, folder, processes)
+            ]
             urls = [f"{base}/api/galleries/{arguments.gallery}/search?k=10" for base in bases]
             asyncio.run(load(urls, uploads, clients, 5))  # warm-up: the model traced per batch size
             before = [httpx.get(f"{base}/metrics").text for base in bases]

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from conftest import write_image_tree
 from fastapi.testclient import TestClient
 from test_service_api import IMAGES, LABELS, png
 
@@ -173,6 +174,21 @@ def test_a_gallery_is_deleted_by_the_cli(digits, tmp_path, monkeypatch, capsys):
     assert main(["gallery", "delete", "digits"]) == 0
     assert not digits.path.exists()
     assert main(["gallery", "delete", "digits"]) == 2
+
+
+def test_a_folder_gallery_is_built_while_its_template_is_served(tmp_path, monkeypatch, capsys):
+    """The template's encoder is read from its files: the service holding the template open does
+    not stop ``aesearch build --folder``."""
+    from aesearch_utils.service.cli import main
+
+    pipeline = SearchPipeline(PixelEncoder((8, 8, 1)), whiten_dims=8)
+    served = Gallery.build(tmp_path / "mnist-best", pipeline, IMAGES, LABELS)
+    write_image_tree(tmp_path / "photos", ["cats", "dogs"], per_class=3, splits=False)
+    monkeypatch.setenv("AESEARCH_GALLERIES_DIR", str(tmp_path))
+    arguments = ["build", "pets", "--pipeline", "mnist-best", "--folder", str(tmp_path / "photos")]
+    assert main(arguments) == 0, capsys.readouterr().err
+    assert "6 images" in capsys.readouterr().out
+    served.close()
 
 
 def connect(url: str) -> socket.socket:

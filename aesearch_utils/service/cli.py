@@ -24,6 +24,7 @@ import time
 
 from aesearch_utils import config
 from aesearch_utils.errors import AesearchError, InvalidInputError
+from aesearch_utils.search.pipeline import SearchPipeline
 from aesearch_utils.search.registry import pipeline_names
 from aesearch_utils.store.gallery import Gallery, build_folder_gallery, build_registered_gallery
 from aesearch_utils.store.locking import FolderInUseError
@@ -77,7 +78,7 @@ def build(arguments: argparse.Namespace) -> int:
         if not template.exists():
             print(f"building {arguments.pipeline} first: its encoder reads the folder ...")
             build_registered_gallery(template, arguments.pipeline).close()
-        pipeline = Gallery.open(template).pipeline
+        pipeline = SearchPipeline.open(template / "pipeline")  # a served template stays served
         gallery = build_folder_gallery(
             path, arguments.folder, pipeline, arguments.vectors_uri,
             owner=arguments.tenant, visibility=visibility,
