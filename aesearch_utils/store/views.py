@@ -98,8 +98,7 @@ that is killed refuses connections at once; the bounds are for one that hangs.""
 READ_TIMEOUT_S = 10.0
 """A search of up to ``MAX_BATCH // 100`` queries, a lookup or a count."""
 WRITE_TIMEOUT_S = 30.0
-"""An insert of up to ``MAX_BATCH`` rows, a deletion, a collection made or dropped. Milvus Lite
-runs in this process and has no bounds: a search of a million rows takes it seconds."""
+"""An insert of up to ``MAX_BATCH`` rows, a deletion, a collection made or dropped."""
 
 
 class MilvusView:
@@ -166,7 +165,7 @@ class MilvusView:
         from pymilvus import MilvusException
 
         with self._lock:
-            try:
+            try:  # Milvus Lite runs in this process, unbounded: its 1M-row search takes ~1 s
                 return method(
                     self.collection, timeout=timeout if self._server else None, **arguments
                 )
