@@ -118,11 +118,27 @@ def start_service(galleries: Path, port: int, timeout: float = 60) -> subprocess
     raise AssertionError(f"the service did not start within {timeout:.0f} s")
 
 
+def started_milvus(folder: Path):
+    """A real Milvus server on free ports of 127.0.0.1, with its data in ``folder``."""
+    pytest.importorskip("milvus", reason="the dev extra installs it: pip install 'milvus==2.3.5'")
+    from milvus_server import MilvusTestServer
+
+    server = MilvusTestServer(folder)
+    server.start()
+    return server
+
+
 @pytest.fixture(scope="session")
 def milvus_uri(tmp_path_factory):
-    """A real Milvus server on 127.0.0.1 for the session's Milvus tests (see milvus_server.py)."""
-    pytest.importorskip("milvus", reason="the dev extra installs it: pip install 'milvus==2.3.5'")
-    from milvus_server import milvus_server
+    """The URI of the server the session's Milvus tests share (see milvus_server.py)."""
+    server = started_milvus(tmp_path_factory.mktemp("milvus"))
+    yield server.uri
+    server.stop()
 
-    with milvus_server(tmp_path_factory.mktemp("milvus")) as uri:
-        yield uri
+
+@pytest.fixture
+def milvus_server(tmp_path):
+    """A server of the test's own, to kill and start again."""
+    server = started_milvus(tmp_path / "milvus")
+    yield server
+    server.stop()

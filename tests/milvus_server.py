@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from aesearch_utils.service.server import free_port
@@ -102,14 +100,3 @@ class MilvusTestServer:
 
     def stop(self) -> None:
         self._server.stop()  # SIGTERM, one second, then SIGKILL
-
-
-@contextmanager
-def milvus_server(folder: Path) -> Iterator[str]:
-    """A started server's URI; the server stops on leaving."""
-    server = MilvusTestServer(folder)
-    server.start()
-    try:
-        yield server.uri
-    finally:
-        server.stop()

@@ -98,53 +98,47 @@ def test_a_copied_gallery_folder_has_collections_of_its_own(tmp_path, milvus_uri
     copied.remove()
 
 
-def test_a_milvus_server_that_dies_is_a_503_at_once_and_the_service_recovers(tmp_path):
+def test_a_milvus_server_that_dies_is_a_503_at_once_and_the_service_recovers(
+    tmp_path, milvus_server
+):
     """With Milvus killed, every search answered a plain-text 500 while /api/health said ok."""
-    pytest.importorskip("milvus", reason="the dev extra installs it: pip install 'milvus==2.3.5'")
-    from milvus_server import MilvusTestServer
+    gallery = embedded_gallery(tmp_path)
+    gallery.close()
+    gallery = Gallery.open(gallery.path, vectors_uri=milvus_server.uri)
+    settings = replace(config.settings(), galleries_dir=tmp_path)
+    toy = f"/api/galleries/{gallery.name}"
+    with TestClient(create_app(settings, {gallery.name: gallery})) as client:
+        query = {"image": ("query.png", png_bytes(IMAGES[0]))}
+        before = client.post(f"{toy}/search?k=3", files=query)
+        assert before.status_code == 200
+        os.kill(milvus_server.pid, signal.SIGSTOP)  # a server that hangs: health is bounded too
+        try:
+            start = time.monotonic()
+            assert client.get("/api/health").status_code == 503
+            assert time.monotonic() - start < 2
+        finally:
+            os.kill(milvus_server.pid, signal.SIGCONT)
+        assert client.get("/api/health").status_code == 200
+        milvus_server.kill()
+        for method, address in [
+            ("POST", f"{toy}/search?k=3"),
+            ("GET", "/api/health"),
+            ("POST", f"{toy}/images"),
+            ("DELETE", f"{toy}/images/5"),
+        ]:
+            start = time.monotonic()
+            reply = client.request(method, address, files=query if method == "POST" else None)
+            assert time.monotonic() - start < 2, address
+            assert reply.status_code == 503, (address, reply.text)
+            assert "does not answer" in reply.json()["error"]
+            assert reply.headers["retry-after"]
+        assert len(gallery) == 400 and gallery.record.count() == 400  # nothing changed
 
-    server = MilvusTestServer(tmp_path / "milvus")
-    server.start()
-    try:
-        gallery = embedded_gallery(tmp_path)
-        gallery.close()
-        gallery = Gallery.open(gallery.path, vectors_uri=server.uri)
-        settings = replace(config.settings(), galleries_dir=tmp_path)
-        toy = f"/api/galleries/{gallery.name}"
-        with TestClient(create_app(settings, {gallery.name: gallery})) as client:
-            query = {"image": ("query.png", png_bytes(IMAGES[0]))}
-            before = client.post(f"{toy}/search?k=3", files=query)
-            assert before.status_code == 200
-            os.kill(server.pid, signal.SIGSTOP)  # a server that hangs: health is bounded too
-            try:
-                start = time.monotonic()
-                assert client.get("/api/health").status_code == 503
-                assert time.monotonic() - start < 2
-            finally:
-                os.kill(server.pid, signal.SIGCONT)
-            assert client.get("/api/health").status_code == 200
-            server.kill()
-            for method, address in [
-                ("POST", f"{toy}/search?k=3"),
-                ("GET", "/api/health"),
-                ("POST", f"{toy}/images"),
-                ("DELETE", f"{toy}/images/5"),
-            ]:
-                start = time.monotonic()
-                reply = client.request(method, address, files=query if method == "POST" else None)
-                assert time.monotonic() - start < 2, address
-                assert reply.status_code == 503, (address, reply.text)
-                assert "does not answer" in reply.json()["error"]
-                assert reply.headers["retry-after"]
-            assert len(gallery) == 400 and gallery.record.count() == 400  # nothing changed
-
-            server.start()
-            deadline = time.monotonic() + 60
-            while client.get("/api/health").status_code != 200:
-                assert time.monotonic() < deadline, "the service did not recover in 60 s"
-                time.sleep(0.5)
-            reply = client.post(f"{toy}/search?k=3", files=query)
-            assert reply.status_code == 200 and reply.json() == before.json()
-        gallery.remove()
-    finally:
-        server.stop()
+        milvus_server.start()
+        deadline = time.monotonic() + 60
+        while client.get("/api/health").status_code != 200:
+            assert time.monotonic() < deadline, "the service did not recover in 60 s"
+            time.sleep(0.5)
+        reply = client.post(f"{toy}/search?k=3", files=query)
+        assert reply.status_code == 200 and reply.json() == before.json()
+    gallery.remove()

@@ -198,7 +198,7 @@ class MilvusView:
     def check_reachable(self) -> None:
         """Raise :class:`BackendUnavailableError` unless the collection can be searched: the
         server answers, and has it loaded (a restarted server answers "collection not loaded"
-        for a while, measured up to 28 s, before it has loaded it again by itself)."""
+        until it has loaded it again by itself: about 28 s in a trial with its default settings)."""
         from pymilvus.client.types import LoadState
 
         state = self._call(self._client.get_load_state, CHECK_TIMEOUT_S)["state"]
