@@ -120,7 +120,7 @@ def test_upload_draw_search_and_add(service_url, tmp_path):
         page.select_option("#label", "0")
         page.click("#add")
         page.get_by_text("added as id 200").wait_for(timeout=30_000)
-        assert "201 images" in page.locator("#gallery").inner_text()
+        expect(page.locator("#gallery")).to_contain_text("201 images")  # its list reloads after
         assert page.problems == []
 
 
