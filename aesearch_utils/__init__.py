@@ -5,7 +5,7 @@ The core, which programs reuse:
 - :mod:`aesearch_utils.data`: datasets (offline first), image folders, preprocessing, noise;
 - :mod:`aesearch_utils.models`: the autoencoder registry;
 - :mod:`aesearch_utils.training`: seeded training, the model cache, the course's recipes;
-- :mod:`aesearch_utils.search`: encoders, search backends, whitening, re-ranking, metrics,
+- :mod:`aesearch_utils.search`: encoders, vector indexes, whitening, re-ranking, metrics,
   search pipelines (saved and reopened) and their registry;
 
 and beside it, never imported by the core:

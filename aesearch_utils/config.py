@@ -32,7 +32,11 @@ How the service runs (see :mod:`aesearch_utils.service`):
 
 ``AESEARCH_VECTORS_URI``
     Empty: the searched vectors live in the service's memory (FAISS); else a
-    Milvus URI (see :mod:`aesearch_utils.store.views`).
+    Milvus URI (see :mod:`aesearch_utils.search.vector_index.milvus`).
+``AESEARCH_GALLERY_INDEX``
+    How a gallery searches its vectors: ``exact``, ``hnsw`` (approximate), ``ivf`` (Milvus's
+    ``IVF_FLAT``, with a Milvus URI only) or ``auto`` (the default: exact below
+    :data:`~aesearch_utils.store.gallery.APPROXIMATE_FROM` items, HNSW from there).
 ``AESEARCH_MILVUS_TOKEN``
     Credentials for a Milvus server that wants them.
 ``AESEARCH_DEFAULT_GALLERY``
@@ -71,6 +75,7 @@ ARRAY_CACHE_VARIABLE = "AESEARCH_ARRAY_CACHE"
 HEADLESS_VARIABLE = "AESEARCH_HEADLESS"
 WRITE_TOKEN_VARIABLE = "AESEARCH_WRITE_TOKEN"
 
+GALLERY_INDEXES = ("auto", "exact", "hnsw", "ivf")
 MIN_TOKEN_LENGTH = 16
 """Characters a configured token must have: a guessable one protects nothing."""
 
@@ -88,6 +93,7 @@ class Settings:
     headless: bool = False
     vectors_uri: str = ""
     milvus_token: str = ""
+    gallery_index: str = "auto"
     write_token: str = ""
     max_upload_bytes: int = 5 * 2**20
     max_k: int = 100
@@ -123,6 +129,12 @@ class Settings:
                 )
             return value
 
+        gallery_index = text("AESEARCH_GALLERY_INDEX") or "auto"
+        if gallery_index not in GALLERY_INDEXES:
+            raise InvalidInputError(
+                f"AESEARCH_GALLERY_INDEX={gallery_index!r}: choose one of "
+                f"{', '.join(GALLERY_INDEXES)}"
+            )
         home = path(HOME_VARIABLE) or _default_home()
         return cls(
             home=home,
@@ -134,6 +146,7 @@ class Settings:
             headless=text(HEADLESS_VARIABLE) == "1",
             vectors_uri=text("AESEARCH_VECTORS_URI"),
             milvus_token=text("AESEARCH_MILVUS_TOKEN"),
+            gallery_index=gallery_index,
             # not stripped: a token is what it is, and check_token says what is wrong with it
             write_token=environ.get(WRITE_TOKEN_VARIABLE, ""),
             max_upload_bytes=number("AESEARCH_MAX_UPLOAD_BYTES", 5 * 2**20, int),

@@ -82,15 +82,15 @@ def main() -> None:
     vectors = rng.normal(size=(arguments.large, 32)).astype(np.float32)
     queries = rng.normal(size=(1000, 32)).astype(np.float32)
     start = time.perf_counter()
-    index = ImageIndex(vectors, None, PCAEncoder(32), (1, 1, 32), backend="hnsw")
+    index = ImageIndex(vectors, None, PCAEncoder(32), (1, 1, 32), index_kind="hnsw")
     build_seconds = time.perf_counter() - start
     truth, _ = nearest_neighbours(queries[:200], vectors, 10)
     settings = []
     for ef_search in (64, 128, 256, 512):
         latencies = single_query_latencies_ms(
-            lambda q, ef=ef_search: index.query_vectors(q, 10, ef_search=ef), queries
+            lambda q, ef=ef_search: index.query_vectors(q, 10, breadth=ef), queries
         )
-        found = index.query_vectors(queries[:200], 10, ef_search=ef_search).ids
+        found = index.query_vectors(queries[:200], 10, breadth=ef_search).ids
         recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)])
         settings.append(
             {
@@ -104,8 +104,8 @@ def main() -> None:
     results[f"hnsw_{arguments.large}_32d"] = {
         "build_s": round(build_seconds, 1),
         "index_mib": round(index.nbytes() / 2**20, 1),
-        "neighbours": index.backend.options()["neighbours"],
-        "ef_construction": index.backend.options()["ef_construction"],
+        "neighbours": index.vector_index.options()["neighbours"],
+        "ef_construction": index.vector_index.options()["ef_construction"],
         "by_ef_search": settings,
     }
     print(f"hnsw build {build_seconds:.0f} s, {index.nbytes() / 2**20:.0f} MiB")

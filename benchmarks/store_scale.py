@@ -39,8 +39,9 @@ from aesearch_utils import config
 from aesearch_utils.course.machine import machine_description
 from aesearch_utils.io import write_json
 from aesearch_utils.search.neighbours import nearest_neighbours, unit_vectors
+from aesearch_utils.search.vector_index import FlatIndex
+from aesearch_utils.search.vector_index.milvus import MilvusIndex
 from aesearch_utils.store.record import GalleryRecord
-from aesearch_utils.store.views import FaissView, MilvusView
 
 BATCH = 10_000
 DEFAULT_TICK_MS = 200
@@ -52,10 +53,10 @@ REOPEN_EMBEDDED = """
 import json, resource, sys, time
 start = time.perf_counter()
 from aesearch_utils.store.record import GalleryRecord
-from aesearch_utils.store.views import FaissView
+from aesearch_utils.search.vector_index import FlatIndex
 path, dim = sys.argv[1], int(sys.argv[2])
 items = GalleryRecord(path, dim, (1, 1, 1)).read_all()
-view = FaissView(dim)
+view = FlatIndex(dim, "cosine")
 view.add(items.ids, items.vectors)
 print(json.dumps({"reopen_s": time.perf_counter() - start, "count": view.count(),
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -73,7 +74,7 @@ def measure(kind: str, rows: int, dim: int, folder: Path, uri: str = "", server_
     if kind == "embedded":
         path = folder / "record.sqlite"
         record = GalleryRecord(path, dim, (1, 1, 1))
-        view = FaissView(dim)
+        view = FlatIndex(dim, "cosine")
         images = np.zeros((BATCH, 1, 1, 1), np.uint8)
         labels = np.full(BATCH, -1)
         start = time.perf_counter()
@@ -87,7 +88,7 @@ def measure(kind: str, rows: int, dim: int, folder: Path, uri: str = "", server_
         target = str(path)
     else:
         target = uri or str(folder / "vectors.db")
-        view = MilvusView(target, "scale", dim)
+        view = MilvusIndex(target, "scale", dim)
         start = time.perf_counter()
         for begin in range(0, rows, BATCH):
             view.add(ids[begin : begin + BATCH], vectors[begin : begin + BATCH])
@@ -112,7 +113,7 @@ def measure(kind: str, rows: int, dim: int, folder: Path, uri: str = "", server_
         # Milvus Lite lets one process open a database file: reopen here, with a new client
         view.close()
         start = time.perf_counter()
-        view = MilvusView(target, "scale", dim)
+        view = MilvusIndex(target, "scale", dim)
         count = view.count()
         reopen = {
             "reopen_s": time.perf_counter() - start,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from aesearch_utils.search import array_cache, neighbours, whitening
+from aesearch_utils.search import array_cache, whitening
 from aesearch_utils.search.array_cache import (
     MIN_CACHED_QUERIES,
     MIN_CACHED_ROWS,
@@ -16,6 +16,7 @@ from aesearch_utils.search.encoders import (
 )
 from aesearch_utils.search.index import ImageIndex
 from aesearch_utils.search.neighbours import nearest_neighbours
+from aesearch_utils.search.vector_index import FlatIndex
 from aesearch_utils.search.whitening import Whitening, principal_axes
 
 ROWS = MIN_CACHED_ROWS + 10
@@ -134,13 +135,13 @@ def test_a_large_search_is_kept_and_a_timing_counts_what_the_cache_spared(cache_
     gallery = rng.normal(size=(500, 8)).astype(np.float32)
     queries = rng.normal(size=(ROWS, 8)).astype(np.float32)
     searches = []
-    real_search = neighbours._nearest
+    real_search = FlatIndex._search
 
-    def counted(*arguments):
-        searches.append(arguments[2])
-        return real_search(*arguments)
+    def counted(index, queries, k, parameters):
+        searches.append(k)
+        return real_search(index, queries, k, parameters)
 
-    monkeypatch.setattr(neighbours, "_nearest", counted)
+    monkeypatch.setattr(FlatIndex, "_search", counted)
     rows, distances = nearest_neighbours(queries, gallery, 5, "cosine")
     (entry,) = (cache_dir.parent / "neighbours").glob("*.npz")
     with np.load(entry) as stored:
@@ -163,6 +164,14 @@ def test_a_large_search_is_kept_and_a_timing_counts_what_the_cache_spared(cache_
     for _ in range(2):  # fewer queries than a batch of images must have, but enough to keep
         nearest_neighbours(queries[:MIN_CACHED_QUERIES], gallery, 5, "cosine")
     assert searches == [5, 5, 6, 5]
+    changing = FlatIndex(8, "cosine")
+    changing.add(np.arange(500), gallery)
+    np.testing.assert_array_equal(changing.search(queries, 5)[0], rows)
+    changing.remove(np.array([int(rows[0, 0])]))  # a changed index is never answered from it
+    assert changing.search(queries, 5)[0][0, 0] != rows[0, 0] and searches == [5, 5, 6, 5, 5]
+    changing.add(np.array([rows[0, 0]]), gallery[rows[0, :1]])
+    np.testing.assert_array_equal(changing.search(queries, 5)[0], rows)
+    assert searches == [5, 5, 6, 5, 5, 5]  # the first: nearest_neighbours' entry, read back
 
 
 def test_a_large_gallerys_principal_axes_are_fitted_once(cache_dir, monkeypatch):

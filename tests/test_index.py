@@ -21,8 +21,8 @@ def test_exact_backends_agree(metric):
     vectors = RNG.normal(size=(300, 16)).astype("float32")
     queries = RNG.normal(size=(25, 16)).astype("float32")
     exact, kdtree = (
-        ImageIndex(vectors, LABELS, PIXELS, (4, 4, 1), metric, backend).query_vectors(queries, 8)
-        for backend in ("exact", "kdtree")
+        ImageIndex(vectors, LABELS, PIXELS, (4, 4, 1), metric, kind).query_vectors(queries, 8)
+        for kind in ("exact", "kdtree")
     )
     np.testing.assert_array_equal(exact.ids, kdtree.ids)
     np.testing.assert_allclose(exact.distances, kdtree.distances, rtol=1e-4, atol=1e-5)
@@ -34,7 +34,7 @@ def test_hnsw_finds_nearly_all_true_neighbours(metric):
     vectors = RNG.normal(size=(3000, 16)).astype("float32")
     queries = RNG.normal(size=(100, 16)).astype("float32")
     encoder = PCAEncoder(16)  # only its name and size matter for query_vectors
-    index = ImageIndex(vectors, None, encoder, (1, 1, 16), metric=metric, backend="hnsw")
+    index = ImageIndex(vectors, None, encoder, (1, 1, 16), metric=metric, index_kind="hnsw")
     found = index.query_vectors(queries, k=10)
     truth, true_distances = nearest_neighbours(queries, vectors, 10, metric)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found.ids, truth, strict=True)])
@@ -49,12 +49,12 @@ def test_a_single_image_query_and_a_float_query():
     assert index.query(GALLERY[7:8] / 255.0, k=1).ids[0, 0] == 7
 
 
-@pytest.mark.parametrize("backend", ["exact", "kdtree", "hnsw"])
-def test_save_and_load_give_the_same_answers(tmp_path, backend):
-    index = ImageIndex.build(PIXELS, GALLERY, LABELS, metric="cosine", backend=backend)
+@pytest.mark.parametrize("kind", ["exact", "kdtree", "hnsw"])
+def test_save_and_load_give_the_same_answers(tmp_path, kind):
+    index = ImageIndex.build(PIXELS, GALLERY, LABELS, metric="cosine", index_kind=kind)
     path = index.save(tmp_path / "gallery.npz")
     loaded = ImageIndex.load(path, PIXELS)
-    assert (loaded.backend.name, loaded.metric, len(loaded)) == (backend, "cosine", 300)
+    assert (loaded.vector_index.kind, loaded.metric, len(loaded)) == (kind, "cosine", 300)
     np.testing.assert_array_equal(loaded.query(QUERIES, 5).ids, index.query(QUERIES, 5).ids)
     assert [p.name for p in tmp_path.iterdir()] == ["gallery.npz"]
 
@@ -118,20 +118,24 @@ def test_bad_galleries_and_settings():
         ImageIndex(nan_vectors, None, PIXELS, (4, 4, 1))
     with pytest.raises(UnknownNameError, match="unknown metric 'chebyshev'"):
         ImageIndex.build(PIXELS, GALLERY, metric="chebyshev")
-    with pytest.raises(UnknownNameError, match=r"unknown backend 'annoy'.*exact, kdtree, hnsw"):
-        ImageIndex.build(PIXELS, GALLERY, backend="annoy")
-    with pytest.raises(InvalidInputError, match="hnsw backend supports euclidean and cosine"):
-        ImageIndex.build(PIXELS, GALLERY, metric="manhattan", backend="hnsw")
+    with pytest.raises(UnknownNameError, match=r"unknown index 'annoy'.*exact, hnsw, kdtree"):
+        ImageIndex.build(PIXELS, GALLERY, index_kind="annoy")
+    with pytest.raises(InvalidInputError, match="hnsw index supports euclidean and cosine"):
+        ImageIndex.build(PIXELS, GALLERY, metric="manhattan", index_kind="hnsw")
 
 
 def test_a_truncated_hnsw_graph_is_a_corrupt_data_error(tmp_path):
-    index = ImageIndex.build(PIXELS, GALLERY, LABELS, metric="cosine", backend="hnsw")
+    index = ImageIndex.build(PIXELS, GALLERY, LABELS, metric="cosine", index_kind="hnsw")
     with np.load(index.save(tmp_path / "gallery.npz")) as stored:
         arrays = dict(stored)
-    arrays["backend_payload"] = arrays["backend_payload"][:1000]
-    np.savez(tmp_path / "cut.npz", **arrays)
-    with pytest.raises(CorruptDataError, match=r"cut\.npz: the saved HNSW graph is truncated"):
+    np.savez(tmp_path / "cut.npz", **arrays | {"index_faiss": arrays["index_faiss"][:1000]})
+    with pytest.raises(CorruptDataError, match=r"cut\.npz: the saved hnsw index is truncated"):
         ImageIndex.load(tmp_path / "cut.npz", PIXELS)
+    fewer = ImageIndex.build(PIXELS, GALLERY[:200], metric="cosine", index_kind="hnsw")
+    with np.load(fewer.save(tmp_path / "fewer.npz")) as stored:
+        np.savez(tmp_path / "mixed.npz", **arrays | {"index_faiss": stored["index_faiss"]})
+    with pytest.raises(CorruptDataError, match=r"hnsw index holds 200 vectors, the gallery 300"):
+        ImageIndex.load(tmp_path / "mixed.npz", PIXELS)
 
 
 def test_results_carry_the_stable_gallery_ids():
@@ -147,20 +151,20 @@ def test_results_carry_the_stable_gallery_ids():
         ImageIndex.build(PIXELS, GALLERY, LABELS, ids=np.arange(5))
 
 
-@pytest.mark.parametrize("backend", ["exact", "kdtree", "hnsw"])
-def test_concurrent_queries_match_sequential_ones(backend):
+@pytest.mark.parametrize("kind", ["exact", "kdtree", "hnsw"])
+def test_concurrent_queries_match_sequential_ones(kind):
     vectors = RNG.normal(size=(2000, 16)).astype("float32")
     queries = RNG.normal(size=(64, 16)).astype("float32")
-    index = ImageIndex(vectors, None, PIXELS, (4, 4, 1), "cosine", backend)
+    index = ImageIndex(vectors, None, PIXELS, (4, 4, 1), "cosine", kind)
     # HNSW: each thread asks for its own efSearch; none may leak into another's search
     efs = [16, 512] * 32
     sequential = [
-        index.query_vectors(q, 10, ef_search=ef).ids for q, ef in zip(queries, efs, strict=True)
+        index.query_vectors(q, 10, breadth=ef).ids for q, ef in zip(queries, efs, strict=True)
     ]
     with ThreadPoolExecutor(max_workers=8) as pool:
         concurrent = list(
             pool.map(
-                lambda job: index.query_vectors(job[0], 10, ef_search=job[1]).ids,
+                lambda job: index.query_vectors(job[0], 10, breadth=job[1]).ids,
                 zip(queries, efs, strict=True),
             )
         )

@@ -53,12 +53,12 @@ def test_milvus_gives_the_same_top_10_as_the_embedded_view(tmp_path, vectors_uri
     (added,) = remote.add(queries[:1], [2])
     assert remote.search(queries[:1], 1).ids[0, 0] == added
     remote.delete([added, 0])
-    assert len(remote) == 399 and remote._view.count() == 399
+    assert len(remote) == 399 and remote._index.count() == 399
     remote.close()
 
     # a Milvus collection that lags the record (a crash between the two) is refilled
     reopened = Gallery.open(folder, vectors_uri=vectors_uri)
-    assert reopened._view.count() == len(reopened) == 399
+    assert reopened._index.count() == len(reopened) == 399
     reopened.remove()
 
 

@@ -26,7 +26,8 @@ from aesearch_utils.search.registry import (
     pipeline_names,
     pipeline_recipe,
 )
-from aesearch_utils.search.reranking import alpha_query_expansion, database_side_augmentation
+from aesearch_utils.search.reranking import database_side_augmentation, expanded_queries
+from aesearch_utils.search.vector_index import FlatIndex
 from aesearch_utils.search.whitening import Whitening
 
 RNG = np.random.default_rng(0)
@@ -87,14 +88,18 @@ def test_database_side_augmentation_by_hand():
 def test_query_expansion_moves_the_query_towards_its_results():
     gallery = unit_vectors(RNG.normal(size=(50, 4)).astype("float32"))
     query = gallery[:1] + 0.5 * gallery[1:2]
-    rows, distances = nearest_neighbours(query, gallery, 2, "cosine")
-    expanded = alpha_query_expansion(query, gallery, rows, distances, alpha=0.0)
+    rows, _ = nearest_neighbours(query, gallery, 2, "cosine")
+    index = FlatIndex(4, "cosine")
+    index.add(np.arange(50) * 10, gallery)  # ids need not be rows
+    expanded = expanded_queries(index, query, 2, alpha=0.0)
     # alpha 0: plain sum of the query and its two results
     np.testing.assert_allclose(
         expanded[0], unit_vectors(unit_vectors(query[0]) + gallery[rows[0]].sum(0)), atol=1e-6
     )
     with pytest.raises(InvalidInputError, match="alpha"):
-        alpha_query_expansion(query, gallery, rows, distances, alpha=-1)
+        expanded_queries(index, query, 2, alpha=-1)
+    with pytest.raises(InvalidInputError, match="k must be between 1 and 50"):
+        expanded_queries(index, query, 51)
 
 
 def test_search_pipeline_finds_the_same_cluster_and_reranking_helps_on_noisy_data():

@@ -10,19 +10,20 @@ GALLERY = RNG.normal(size=(500, 8)).astype("float32")
 QUERIES = RNG.normal(size=(37, 8)).astype("float32")
 
 
-@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "manhattan"])
 def test_matches_scikit_learn_brute_force(metric):
-    indices, distances = nearest_neighbours(QUERIES, GALLERY, k=7, metric=metric, batch_size=10)
+    indices, distances = nearest_neighbours(QUERIES, GALLERY, k=7, metric=metric)
     reference = NearestNeighbors(n_neighbors=7, algorithm="brute", metric=metric).fit(GALLERY)
     expected_distances, expected_indices = reference.kneighbors(QUERIES)
     np.testing.assert_array_equal(indices, expected_indices)
     np.testing.assert_allclose(distances, expected_distances, rtol=1e-4, atol=1e-5)
 
 
-def test_batching_does_not_change_the_result():
-    one = nearest_neighbours(QUERIES, GALLERY, k=5, batch_size=1)
-    all_at_once = nearest_neighbours(QUERIES, GALLERY, k=5, batch_size=1000)
-    np.testing.assert_array_equal(one[0], all_at_once[0])
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "manhattan"])
+def test_one_query_at_a_time_gives_the_batch_result(metric):
+    one = [nearest_neighbours(QUERIES[i : i + 1], GALLERY, 5, metric)[0] for i in range(37)]
+    all_at_once = nearest_neighbours(QUERIES, GALLERY, k=5, metric=metric)
+    np.testing.assert_array_equal(np.concatenate(one), all_at_once[0])
 
 
 def test_a_gallery_item_is_its_own_nearest_neighbour():

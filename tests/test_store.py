@@ -1,5 +1,6 @@
 """The gallery store: built, reopened, grown and shrunk while searched, never half-written."""
 
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -13,6 +14,7 @@ from aesearch_utils.errors import BackendUnavailableError, DataNotFoundError, In
 from aesearch_utils.search import PixelEncoder, SearchPipeline
 from aesearch_utils.store import Gallery
 from aesearch_utils.store.locking import FolderInUseError
+from aesearch_utils.store.record import GalleryRecord
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, (300, 6, 6, 1), dtype=np.uint8)
@@ -60,7 +62,7 @@ def test_an_addition_gets_the_augmentation_the_build_would_have_given(tmp_path):
     (added,) = grown.add(last, [LABELS[-1]])
     whole = Gallery.build(tmp_path / "whole", pipeline(whiten_dims=None), IMAGES, LABELS)
     np.testing.assert_allclose(
-        grown._view.vectors_of([added]), whole._view.vectors_of([299]), atol=1e-6
+        grown._index.vectors_of([added]), whole._index.vectors_of([299]), atol=1e-6
     )
     grown.close(), whole.close()
 
@@ -92,10 +94,10 @@ def test_a_failing_view_rolls_the_record_back(gallery, monkeypatch):
     def broken(ids, vectors):
         raise RuntimeError("view down")
 
-    monkeypatch.setattr(gallery._base_view, "add", broken)
+    monkeypatch.setattr(gallery._base_index, "add", broken)
     with pytest.raises(RuntimeError, match="view down"):
         gallery.add(IMAGES[:2])
-    assert len(gallery) == gallery.record.count() == gallery._view.count() == 300
+    assert len(gallery) == gallery.record.count() == gallery._index.count() == 300
 
 
 def test_concurrent_searches_and_additions(gallery):
@@ -211,8 +213,8 @@ def test_an_addition_that_fails_midway_leaves_nothing_and_is_never_returned(gall
     def down(*arguments):
         raise BackendUnavailableError("the vectors server is down")
 
-    monkeypatch.setattr(gallery._base_view, "add", down)
-    monkeypatch.setattr(gallery._view, "remove", down)
+    monkeypatch.setattr(gallery._base_index, "add", down)
+    monkeypatch.setattr(gallery._index, "remove", down)
     new = RNG.integers(0, 256, (1, 6, 6, 1), dtype=np.uint8)
     with pytest.raises(BackendUnavailableError):
         gallery.add(new, [1])
@@ -221,4 +223,74 @@ def test_an_addition_that_fails_midway_leaves_nothing_and_is_never_returned(gall
         gallery.search(new, 1)  # the first view still holds the item: no answer yet
     monkeypatch.undo()
     assert 300 not in gallery.search(new, 10).ids  # the server is back: taken out first
-    assert gallery._view.count() == 300
+    assert gallery._index.count() == 300
+
+
+def reads_of_every_item(monkeypatch) -> list[int]:
+    """The ``first_id`` of each read of the record's items (0: the whole record)."""
+    reads = []
+    real = GalleryRecord.read_all
+
+    def counted(record, first_id=0):
+        reads.append(first_id)
+        return real(record, first_id)
+
+    monkeypatch.setattr(GalleryRecord, "read_all", counted)
+    return reads
+
+
+@pytest.mark.parametrize("kind", ["exact", "hnsw"])
+def test_a_reopen_reads_the_saved_index_and_replays_only_later_changes(tmp_path, monkeypatch, kind):
+    monkeypatch.setenv("AESEARCH_GALLERY_INDEX", kind)
+    built = Gallery.build(tmp_path / "toy", pipeline(), IMAGES, LABELS)
+    new = RNG.integers(0, 256, (2, 6, 6, 1), dtype=np.uint8)
+    added = built.add(new, [1, 2])  # after the build's checkpoint: in the record only
+    built.delete([5, int(added[1])])
+    expected = built.search(IMAGES[:40], 10).ids
+    # what a process killed now leaves: the file of the build, the record of everything since
+    crashed = tmp_path / "crashed"
+    shutil.copytree(built.path, crashed, ignore=shutil.ignore_patterns("open.lock"))
+    built.close()
+
+    reads = reads_of_every_item(monkeypatch)
+    for folder in (crashed, built.path):  # replayed; then the file close() saved
+        reopened = Gallery.open(folder)
+        np.testing.assert_array_equal(reopened.search(IMAGES[:40], 10).ids, expected)
+        assert reopened._index.count() == reopened._base_index.count() == len(reopened) == 300
+        assert reopened.search(new[:1], 1).ids[0, 0] == added[0]
+        reopened.close()
+    assert reads == [300, 302]  # never the whole record
+
+
+def test_an_unreadable_or_foreign_index_file_is_rebuilt_from_the_record_with_a_warning(
+    tmp_path, monkeypatch, gallery
+):
+    expected = gallery.search(IMAGES[:20], 10).ids
+    other = Gallery.build(tmp_path / "other", pipeline(), IMAGES[::-1], LABELS)
+    other.close()
+    gallery.close()
+    index_file = gallery.path / "index.npz"
+    reads = reads_of_every_item(monkeypatch)
+    for damage, message in [
+        (lambda: index_file.write_bytes(index_file.read_bytes()[:5000]), "cannot be read"),
+        (lambda: shutil.copy(other.path / "index.npz", index_file), "another gallery"),
+    ]:
+        damage()
+        with pytest.warns(UserWarning, match=message):
+            reopened = Gallery.open(gallery.path)
+        np.testing.assert_array_equal(reopened.search(IMAGES[:20], 10).ids, expected)
+        reopened.close()  # saves a good file again
+    assert reads == [0, 0]
+
+
+def test_another_index_kind_or_a_rebuild_never_reads_a_saved_file(tmp_path, monkeypatch, gallery):
+    gallery.close()
+    monkeypatch.setenv("AESEARCH_GALLERY_INDEX", "hnsw")
+    reads = reads_of_every_item(monkeypatch)
+    reopened = Gallery.open(gallery.path)  # the file holds the exact index: built anew
+    assert reopened.index_kind == "hnsw" and reads == [0]
+    reopened.rebuild()
+    assert not (gallery.path / "index.npz").exists()  # its vectors changed in place
+    reopened.close()
+    Gallery.open(gallery.path).close()
+    assert reads == [0, 0, 300]

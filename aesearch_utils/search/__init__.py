@@ -3,8 +3,9 @@
 What a program reuses to search by image, without the course around it:
 
 - :mod:`~aesearch_utils.search.encoders`: images to vectors (autoencoder layers, pixels, PCA);
-- :mod:`~aesearch_utils.search.neighbours` and :mod:`~aesearch_utils.search.backends`: exact,
-  KD-tree and HNSW search; :mod:`~aesearch_utils.search.index`: ``ImageIndex``;
+- :mod:`~aesearch_utils.search.vector_index`: the one mutable, id-keyed vector index (exact,
+  HNSW, KD-tree, Milvus); :mod:`~aesearch_utils.search.neighbours`: exact search over an
+  array; :mod:`~aesearch_utils.search.index`: ``ImageIndex``;
 - :mod:`~aesearch_utils.search.whitening` and :mod:`~aesearch_utils.search.reranking`:
   PCA whitening, database-side augmentation and query expansion;
 - :mod:`~aesearch_utils.search.pipeline`: ``SearchPipeline``, saved and reopened;

@@ -61,6 +61,7 @@ RESULT_MODULES = (
     "search/descriptors",
     "search/encoders",
     "search/neighbours",
+    "search/vector_index/faiss_indexes",
     "search/whitening",
     "training/evaluation",
 )

@@ -1,9 +1,10 @@
 """``ImageIndex``: encode a gallery once, then find the nearest images to any query.
 
 The index holds the gallery's vectors, their stable ids (int64: what a result
-names, whatever row an item sits in) and labels, and a search backend
-(:mod:`aesearch_utils.search.backends`: exact, KD-tree or HNSW). It remembers
-which encoder (name and output size), metric and backend built it;
+names, whatever row an item sits in) and labels, and a vector index over them
+keyed by row number (:mod:`aesearch_utils.search.vector_index`: exact,
+KD-tree or HNSW). It remembers which encoder (name and output size), metric
+and index kind built it;
 :meth:`ImageIndex.save` writes it atomically to one ``.npz`` file, and
 :meth:`ImageIndex.load` refuses an encoder that does not match.
 """
@@ -18,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from aesearch_utils.errors import CorruptDataError, InvalidInputError, UnknownNameError
+from aesearch_utils.errors import CorruptDataError, InvalidInputError
 from aesearch_utils.io import write_atomically
-from aesearch_utils.search.backends import BACKENDS, SearchBackend, make_backend
 from aesearch_utils.search.encoders import Encoder, check_images, encode_images
 from aesearch_utils.search.neighbours import check_k, check_vectors
+from aesearch_utils.search.vector_index import VectorIndex, make_index, restore_index
 
-INDEX_FORMAT_VERSION = 2
+INDEX_FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,8 @@ class ImageIndex:
         encoder: what made the vectors, and encodes the query images.
         image_shape: the images' ``(height, width, channels)``.
         metric: ``euclidean``, ``cosine`` or ``manhattan``.
-        backend: a backend name (``exact``, ``kdtree``, ``hnsw``) built over
-            ``vectors`` with ``backend_options``, or a backend already built.
+        index_kind: the vector index (``exact``, ``kdtree``, ``hnsw``) built over
+            ``vectors`` with ``index_options``, or one already built (keyed by row number).
         ids: stable int64 ids, one per vector (default: the row numbers).
     """
 
@@ -76,12 +77,10 @@ class ImageIndex:
         encoder: Encoder,
         image_shape: tuple[int, ...],
         metric: str = "euclidean",
-        backend: str | SearchBackend = "exact",
+        index_kind: str | VectorIndex = "exact",
         ids: np.ndarray | None = None,
-        **backend_options: Any,
+        **index_options: Any,
     ) -> None:
-        if isinstance(backend, str) and backend not in BACKENDS:
-            raise UnknownNameError("backend", backend, tuple(BACKENDS))
         vectors = check_vectors(vectors, "gallery vectors")
         if vectors.shape[1] != encoder.output_dim:
             raise InvalidInputError(
@@ -96,13 +95,17 @@ class ImageIndex:
         self.encoder = encoder
         self.image_shape = tuple(image_shape)
         self.metric = metric
-        if isinstance(backend, str):
-            backend = make_backend(backend, vectors, metric, **backend_options)
-        elif backend.metric != metric:
-            raise InvalidInputError(
-                f"the {backend.name} backend searches by {backend.metric}, the index by {metric}"
-            )
-        self.backend = backend
+        if isinstance(index_kind, str):
+            vector_index = make_index(index_kind, vectors.shape[1], metric, **index_options)
+            vector_index.add(np.arange(len(vectors)), vectors)
+        else:
+            vector_index = index_kind
+            if vector_index.metric != metric or vector_index.count() != len(vectors):
+                raise InvalidInputError(
+                    f"the {vector_index.kind} index holds {vector_index.count()} vectors by "
+                    f"{vector_index.metric}; the gallery has {len(vectors)} by {metric}"
+                )
+        self.vector_index = vector_index
 
     @classmethod
     def build(
@@ -111,24 +114,25 @@ class ImageIndex:
         images: np.ndarray,
         labels: np.ndarray | None = None,
         metric: str = "euclidean",
-        backend: str = "exact",
+        index_kind: str = "exact",
         ids: np.ndarray | None = None,
-        **backend_options: Any,
+        **index_options: Any,
     ) -> ImageIndex:
         """Encode ``images`` (the gallery: uint8, or float in [0, 1]) and index them."""
         check_images(images)
         vectors = encode_images(encoder, images, progress=True)
         return cls(
-            vectors, labels, encoder, images.shape[1:], metric, backend, ids, **backend_options
+            vectors, labels, encoder, images.shape[1:], metric, index_kind, ids, **index_options
         )
 
     def __len__(self) -> int:
         return len(self.vectors)
 
     def nbytes(self) -> int:
-        """Memory held by the gallery vectors, ids, labels and the backend's structure."""
+        """Memory held by the gallery vectors, ids, labels and the vector index (which keeps
+        its own copy of the vectors)."""
         labels = 0 if self.labels is None else self.labels.nbytes
-        return self.vectors.nbytes + self.ids.nbytes + labels + self.backend.nbytes()
+        return self.vectors.nbytes + self.ids.nbytes + labels + self.vector_index.nbytes()
 
     def query(self, images: np.ndarray, k: int = 10) -> SearchResult:
         """The ``k`` nearest gallery images to each query image (one image or a batch)."""
@@ -138,39 +142,39 @@ class ImageIndex:
         return self.query_vectors(encode_images(self.encoder, images), k)
 
     def query_vectors(
-        self, vectors: np.ndarray, k: int = 10, ef_search: int | None = None
+        self, vectors: np.ndarray, k: int = 10, breadth: int | None = None
     ) -> SearchResult:
         """The ``k`` nearest gallery vectors to already-encoded query vectors.
 
-        ``ef_search`` (HNSW only) overrides the backend's candidates for these
+        ``breadth`` (HNSW's ``efSearch``) overrides the index's candidates for these
         queries alone; other threads' queries are not affected.
         """
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim == 1:
             vectors = vectors[np.newaxis]
         vectors = check_vectors(vectors, "query vectors", self.vectors.shape[1])
-        rows, distances = self.backend.search(vectors, check_k(k, len(self)), ef_search)
+        rows, distances = self.vector_index.search(vectors, check_k(k, len(self)), breadth)
         labels = None if self.labels is None else self.labels[rows]
         return SearchResult(self.ids[rows], rows, distances, labels)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the index (vectors, ids, labels, settings, HNSW graph) atomically to ``path``."""
+        vector_index = self.vector_index
         meta = {
             "format": INDEX_FORMAT_VERSION,
             "encoder": self.encoder.name,
             "output_dim": self.encoder.output_dim,
             "image_shape": list(self.image_shape),
             "metric": self.metric,
-            "backend": self.backend.name,
-            "backend_options": self.backend.options(),
+            "index_kind": vector_index.kind,
+            "index_options": vector_index.options(),
             "labelled": self.labels is not None,
         }
         arrays = {"vectors": self.vectors, "ids": self.ids, "meta": np.array(json.dumps(meta))}
         if self.labels is not None:
             arrays["labels"] = self.labels
-        payload = self.backend.payload()
-        if payload is not None:
-            arrays["backend_payload"] = payload
+        if vector_index.saves_structure:
+            arrays |= {f"index_{name}": array for name, array in vector_index.state().items()}
 
         def write(temporary: Path) -> None:
             with open(temporary, "wb") as handle:
@@ -187,7 +191,11 @@ class ImageIndex:
                 meta = json.loads(str(stored["meta"]))
                 vectors, ids = stored["vectors"], stored["ids"]
                 labels = stored["labels"] if meta["labelled"] else None
-                payload = stored.get("backend_payload")
+                state = {
+                    name.removeprefix("index_"): stored[name]
+                    for name in stored.files
+                    if name.startswith("index_")
+                }
         except FileNotFoundError:
             raise
         except Exception as error:  # a truncated zip, missing arrays, bad JSON
@@ -202,12 +210,20 @@ class ImageIndex:
                 f"{path} was built with encoder {meta['encoder']} ({meta['output_dim']}-D); "
                 f"got {encoder.name} ({encoder.output_dim}-D): load it with the same encoder"
             )
-        try:
-            backend = make_backend(
-                meta["backend"], vectors, meta["metric"], payload, **meta["backend_options"]
-            )
-        except CorruptDataError as error:
-            raise CorruptDataError(f"{path}: {error}") from None
+        kind, options, metric = meta["index_kind"], meta["index_options"], meta["metric"]
+        if not state:
+            vector_index: str | VectorIndex = kind
+        else:
+            try:
+                vector_index = restore_index(kind, state, vectors.shape[1], metric, **options)
+            except CorruptDataError as error:
+                raise CorruptDataError(f"{path}: {error}") from None
+            if vector_index.count() != len(vectors):
+                raise CorruptDataError(
+                    f"{path}: the saved {kind} index holds {vector_index.count()} vectors, the "
+                    f"gallery {len(vectors)}: build the index again"
+                )
         return cls(
-            vectors, labels, encoder, tuple(meta["image_shape"]), meta["metric"], backend, ids
-        )
+            vectors, labels, encoder, tuple(meta["image_shape"]), metric, vector_index, ids,
+            **(options if not state else {}),
+        )  # fmt: skip

@@ -1,13 +1,14 @@
-"""Exact nearest-neighbour search over vectors, in blocks of queries.
+"""Exact nearest-neighbour search over an array of vectors, and the checks every search makes.
 
-Euclidean and cosine search use FAISS's flat (brute-force, exact) index: it
-compares blocks of queries with the gallery by matrix products and keeps the
-``k`` best per query in a heap, which is several times faster than selecting
-them with NumPy (``argpartition`` took 3.5 of 4.8 s for 10,000 x 60,000 here).
-Manhattan distances come from SciPy's ``cdist`` a block of queries at a time.
-A search of many queries is kept in the :mod:`~aesearch_utils.search.array_cache`.
-Either way, memory holds one block of at most :data:`MAX_BLOCK_VALUES`
-distances, never the whole ``queries x gallery`` matrix.
+:func:`nearest_neighbours` is the exact index
+(:class:`~aesearch_utils.search.vector_index.FlatIndex`, FAISS's brute force)
+over a fixed array, with row numbers as ids: FAISS compares blocks of queries
+with the gallery and keeps the ``k`` best per query in a heap, several times
+faster than selecting them with NumPy (``argpartition`` took 3.5 of 4.8 s for
+10,000 x 60,000 here). A search of many queries is kept in the
+:mod:`~aesearch_utils.search.array_cache`. Memory never holds the whole
+``queries x gallery`` matrix; code that scores blocks itself keeps each
+within :data:`MAX_BLOCK_VALUES`.
 
 The argument checks live here too (:func:`check_vectors`, :func:`check_k`):
 a NaN that reached FAISS would come back as row ``-1``, which NumPy reads as
@@ -19,10 +20,8 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from scipy.spatial.distance import cdist
 
 from aesearch_utils.errors import InvalidInputError, UnknownNameError
-from aesearch_utils.search.array_cache import array_digest, cached_neighbours
 
 METRICS = ("euclidean", "cosine", "manhattan")
 MAX_BLOCK_VALUES = 2**24
@@ -70,38 +69,8 @@ def check_k(k: object, gallery_size: int) -> int:
     return int(k)
 
 
-def exact_index(gallery: np.ndarray, metric: str):
-    """A FAISS flat index over ``gallery`` for euclidean or cosine search."""
-    import faiss
-
-    gallery = np.ascontiguousarray(gallery, dtype=np.float32)
-    if metric == "cosine":
-        index = faiss.IndexFlatIP(gallery.shape[1])
-        index.add(unit_vectors(gallery))
-    else:
-        index = faiss.IndexFlatL2(gallery.shape[1])
-        index.add(gallery)
-    return index
-
-
-def search_exact_index(
-    index, queries: np.ndarray, k: int, metric: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Search an :func:`exact_index`; distances as :func:`nearest_neighbours` defines them."""
-    queries = np.ascontiguousarray(queries, dtype=np.float32)
-    if metric == "cosine":
-        similarities, rows = index.search(unit_vectors(queries), k)
-        return rows.astype(np.int64), (1.0 - similarities).astype(np.float32)
-    squared, rows = index.search(queries, k)
-    return rows.astype(np.int64), np.sqrt(np.maximum(squared, 0)).astype(np.float32)
-
-
 def nearest_neighbours(
-    queries: np.ndarray,
-    gallery: np.ndarray,
-    k: int,
-    metric: str = "euclidean",
-    batch_size: int = 1024,
+    queries: np.ndarray, gallery: np.ndarray, k: int, metric: str = "euclidean"
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` gallery vectors nearest to each query: ``(rows, distances)``, nearest first.
 
@@ -110,34 +79,13 @@ def nearest_neighbours(
     distances; cosine distance is ``1 - cosine similarity``; manhattan is the
     sum of absolute differences.
     """
+    from aesearch_utils.search.vector_index import FlatIndex  # which imports this module
+
     if metric not in METRICS:
         raise UnknownNameError("metric", metric, METRICS)
     gallery = check_vectors(gallery, "gallery vectors")
     queries = check_vectors(queries, "query vectors", gallery.shape[1])
     k = check_k(k, len(gallery))
-    return cached_neighbours(
-        lambda: array_digest(gallery),
-        queries,
-        k,
-        metric,
-        lambda: _nearest(queries, gallery, k, metric, batch_size),
-    )
-
-
-def _nearest(
-    queries: np.ndarray, gallery: np.ndarray, k: int, metric: str, batch_size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    if metric != "manhattan":
-        return search_exact_index(exact_index(gallery, metric), queries, k, metric)
-    batch_size = max(1, min(batch_size, MAX_BLOCK_VALUES // len(gallery)))
-    rows = np.empty((len(queries), k), dtype=np.int64)
-    distances = np.empty((len(queries), k), dtype=np.float32)
-    for start in range(0, len(queries), batch_size):
-        scores = cdist(queries[start : start + batch_size], gallery, "cityblock")
-        nearest = np.argpartition(scores, k - 1, axis=1)[:, :k]
-        nearest_scores = np.take_along_axis(scores, nearest, axis=1)
-        order = np.argsort(nearest_scores, axis=1, kind="stable")
-        block = slice(start, start + len(scores))
-        rows[block] = np.take_along_axis(nearest, order, axis=1)
-        distances[block] = np.take_along_axis(nearest_scores, order, axis=1)
-    return rows, distances
+    index = FlatIndex(gallery.shape[1], metric)
+    index.add(np.arange(len(gallery)), gallery)
+    return index.search(queries, k)

@@ -5,9 +5,10 @@ autoencoder's latent or pooled conv features, raw pixels, PCA), then
 
 1. PCA-whitens them (:class:`~aesearch_utils.search.whitening.Whitening`,
    fitted on the gallery),
-2. searches by cosine similarity in an exact :class:`~aesearch_utils.search.index.ImageIndex`,
+2. searches by cosine similarity in an :class:`~aesearch_utils.search.index.ImageIndex`
+   (exact by default, or an approximate HNSW graph for large galleries),
 3. optionally re-ranks with database-side augmentation and alpha query
-   expansion (:mod:`aesearch_utils.search.reranking`).
+   expansion (:mod:`aesearch_utils.search.reranking`, which a gallery uses too).
 
 The same steps apply to the baselines, so notebook 12's ablation can tell
 what the autoencoder adds and what the post-processing adds.
@@ -36,21 +37,27 @@ from aesearch_utils.io import current_snapshot, write_folder_atomically
 from aesearch_utils.search.encoders import Encoder, check_images, encode_images, load_encoder
 from aesearch_utils.search.index import ImageIndex, SearchResult
 from aesearch_utils.search.neighbours import unit_vectors
-from aesearch_utils.search.reranking import alpha_query_expansion, database_side_augmentation
+from aesearch_utils.search.reranking import database_side_augmentation, expanded_queries
 from aesearch_utils.search.whitening import PrincipalAxes, Whitening
 
 PIPELINE_FORMAT_VERSION = 1
 SETTINGS = ("whiten_dims", "whiten_power", "expansion_k", "expansion_alpha")
-"""The options of :class:`SearchPipeline` besides the encoder."""
+"""The options of :class:`SearchPipeline` that a recipe chooses (besides its encoder); the
+index kind is the deployment's."""
 
 
-def post_processing(whiten_dims: int | None, whiten_power: float, expansion_k: int) -> list[str]:
-    """The steps after the encoder, as :attr:`SearchPipeline.steps` writes them."""
+def post_processing(
+    whiten_dims: int | None, whiten_power: float, expansion_k: int, index_kind: str = "exact"
+) -> list[str]:
+    """The steps after the encoder, as :attr:`SearchPipeline.steps` writes them (the index
+    only when it is not the exact one)."""
     steps = []
     if whiten_dims:
         steps.append(f"whiten{int(whiten_dims)}^{float(whiten_power):g}")
     if expansion_k:
         steps.append(f"dba+qe{int(expansion_k)}")
+    if index_kind != "exact":
+        steps.append(index_kind)
     return steps
 
 
@@ -97,6 +104,8 @@ class SearchPipeline:
         expansion_k: neighbours used by database-side augmentation and query
             expansion; 0 turns re-ranking off.
         expansion_alpha: the weight exponent of both.
+        index_kind: the vector index searched and used for database-side augmentation:
+            ``exact``, or ``hnsw`` (approximate; for galleries of a million images).
     """
 
     def __init__(
@@ -107,6 +116,7 @@ class SearchPipeline:
         whiten_power: float = 0.5,
         expansion_k: int = 0,
         expansion_alpha: float = 3.0,
+        index_kind: str = "exact",
     ) -> None:
         if expansion_k < 0:
             raise InvalidInputError(f"expansion_k must be 0 (off) or more, got {expansion_k}")
@@ -115,6 +125,7 @@ class SearchPipeline:
         self.whiten_power = whiten_power
         self.expansion_k = expansion_k
         self.expansion_alpha = expansion_alpha
+        self.index_kind = index_kind
         self.whitening: Whitening | None = None
         """Fitted on the gallery by :meth:`fit`."""
         self.image_shape: tuple[int, ...] | None = None
@@ -129,13 +140,15 @@ class SearchPipeline:
         return " | ".join(
             [
                 self.encoder.name,
-                *post_processing(self.whiten_dims, self.whiten_power, self.expansion_k),
+                *post_processing(
+                    self.whiten_dims, self.whiten_power, self.expansion_k, self.index_kind
+                ),
             ]
         )
 
     def settings(self) -> dict[str, Any]:
         """The constructor's options, as saved."""
-        return {name: getattr(self, name) for name in SETTINGS}
+        return {name: getattr(self, name) for name in (*SETTINGS, "index_kind")}
 
     def fit(
         self,
@@ -167,18 +180,39 @@ class SearchPipeline:
         ``axes``: the features' :func:`~aesearch_utils.search.whitening.principal_axes`,
         when already computed.
         """
+        _, vectors = self.fit_vectors(features, image_shape, axes)
+        encoder = _Whitened(self.encoder, self.whitening)
+        self.index = ImageIndex(
+            vectors, labels, encoder, image_shape, "cosine", self.index_kind, ids=ids
+        )
+        return self
+
+    def fit_vectors(
+        self,
+        features: np.ndarray,
+        image_shape: tuple[int, ...],
+        axes: PrincipalAxes | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Fit the whitening on gallery features and give their vectors: ``(base, searched)``,
+        the :meth:`unit_vectors` and those after database-side augmentation (the same when
+        re-ranking is off). A gallery store indexes them itself."""
         self.whitening = (
             Whitening(self.whiten_dims, self.whiten_power).fit(features, axes)
             if self.whiten_dims
             else None
         )
         self.image_shape = tuple(image_shape)
-        vectors = self.unit_vectors(features)
-        if self.expansion_k:
-            vectors = database_side_augmentation(vectors, self.expansion_k, self.expansion_alpha)
-        encoder = _Whitened(self.encoder, self.whitening)
-        self.index = ImageIndex(vectors, labels, encoder, image_shape, "cosine", ids=ids)
-        return self
+        base = self.unit_vectors(features)
+        return base, self.augmented(base)
+
+    def augmented(self, base: np.ndarray) -> np.ndarray:
+        """A gallery's unit vectors after database-side augmentation (the same vectors when
+        re-ranking is off)."""
+        if not self.expansion_k:
+            return base
+        return database_side_augmentation(
+            base, self.expansion_k, self.expansion_alpha, self.index_kind
+        )
 
     def unit_vectors(self, features: np.ndarray) -> np.ndarray:
         """Encoder features whitened (when fitted so) and scaled to unit length: the vectors
@@ -205,10 +239,7 @@ class SearchPipeline:
         if not self.expansion_k:
             return vectors
         index = self._fitted()
-        first = index.query_vectors(vectors, self.expansion_k)
-        return alpha_query_expansion(
-            vectors, index.vectors, first.rows, first.distances, self.expansion_alpha
-        )
+        return expanded_queries(index.vector_index, vectors, self.expansion_k, self.expansion_alpha)
 
     def save(self, path: str | os.PathLike[str], include_index: bool = True) -> Path:
         """Save the fitted pipeline into the folder ``path``, atomically (see

@@ -11,8 +11,13 @@ Chum, "Fine-tuning CNN image retrieval with no human annotation", 2018):
   ``similarity ** alpha``. A query gets the support of the images it most
   resembles. It costs a second search, so a query takes about twice as long.
 
-Both work on unit vectors under cosine similarity and use the exact search,
-a block of vectors at a time: nothing of size gallery x gallery is built.
+Both work on unit vectors under cosine similarity and find neighbours through
+a vector index (:mod:`~aesearch_utils.search.vector_index`): the pipeline's,
+a gallery's, or one made over the gallery for DBA (exact by default; HNSW
+for a million vectors), a block of vectors at a time: nothing of size
+gallery x gallery is built. The pipeline and the gallery both call these two
+functions, so an image added to a gallery is augmented as the ones it was
+built with.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import numpy as np
 
 from aesearch_utils.batching import row_blocks
 from aesearch_utils.errors import InvalidInputError
-from aesearch_utils.search.neighbours import nearest_neighbours, unit_vectors
+from aesearch_utils.search.neighbours import unit_vectors
+from aesearch_utils.search.vector_index import VectorIndex, make_index
 
 
 def _check(k: int, alpha: float, gallery_size: int) -> None:
@@ -38,20 +44,28 @@ def _weighted_means(
     return unit_vectors(anchors + np.einsum("qk,qkd->qd", weights, neighbours))
 
 
-def gallery_neighbours(gallery: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each gallery vector's ``k`` nearest other gallery vectors: ``(rows, cosine distances)``."""
+def gallery_neighbours(
+    gallery: np.ndarray, k: int, index_kind: str = "exact"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each gallery vector's ``k`` nearest other gallery vectors: ``(rows, cosine distances)``,
+    found through an index of ``index_kind`` over the gallery."""
     gallery = np.asarray(gallery, dtype=np.float32)
     _check(k, 0.0, len(gallery))
-    rows, distances = nearest_neighbours(gallery, gallery, k + 1, "cosine")
+    index = make_index(index_kind, gallery.shape[1], "cosine")
+    index.add(np.arange(len(gallery)), gallery)
+    rows, distances = index.search(gallery, k + 1)  # FAISS compares blocks of queries itself
+    index.close()
     # the nearest is usually the vector itself; drop it by position, duplicates stay
     return rows[:, 1:], distances[:, 1:]
 
 
-def database_side_augmentation(gallery: np.ndarray, k: int, alpha: float = 3.0) -> np.ndarray:
+def database_side_augmentation(
+    gallery: np.ndarray, k: int, alpha: float = 3.0, index_kind: str = "exact"
+) -> np.ndarray:
     """The gallery, each vector averaged with its ``k`` nearest neighbours (unit vectors)."""
     gallery = unit_vectors(np.asarray(gallery, dtype=np.float32))
     _check(k, alpha, len(gallery))
-    neighbours, distances = gallery_neighbours(gallery, k)
+    neighbours, distances = gallery_neighbours(gallery, k, index_kind)
     augmented = np.empty_like(gallery)
     for rows in row_blocks(len(gallery)):
         augmented[rows] = _weighted_means(
@@ -60,15 +74,16 @@ def database_side_augmentation(gallery: np.ndarray, k: int, alpha: float = 3.0) 
     return augmented
 
 
-def alpha_query_expansion(
-    queries: np.ndarray, gallery: np.ndarray, rows: np.ndarray, distances: np.ndarray,
-    alpha: float = 3.0,
-) -> np.ndarray:  # fmt: skip
-    """Expanded queries (unit vectors) from a first cosine search's ``rows`` and ``distances``.
+def expanded_queries(
+    index: VectorIndex, queries: np.ndarray, k: int, alpha: float = 3.0
+) -> np.ndarray:
+    """Alpha query expansion: each query (made a unit vector) averaged with its ``k`` nearest
+    vectors in ``index`` (a cosine index), weighted by ``similarity ** alpha``; unit vectors.
 
-    ``rows``/``distances`` are the first search's top ``k`` per query (gallery
-    row numbers); their width is the expansion's ``k``.
+    For a gallery's new items this is database-side augmentation against the items already
+    there: the same weighted mean, with the item as the query.
     """
     queries = unit_vectors(np.asarray(queries, dtype=np.float32))
-    _check(rows.shape[1], alpha, len(gallery) + 1)
-    return _weighted_means(queries, unit_vectors(gallery[rows]), 1 - distances, alpha)
+    _check(k, alpha, index.count() + 1)
+    ids, distances = index.search(queries, k)
+    return _weighted_means(queries, index.vectors_of(ids), 1 - distances, alpha)

@@ -18,10 +18,10 @@ import numpy as np
 
 from aesearch_utils.errors import InvalidInputError
 from aesearch_utils.search.index import SearchResult
+from aesearch_utils.search.vector_index import search_on_one_core
 from aesearch_utils.service.metrics import ServiceMetrics
 from aesearch_utils.service.uploads import Upload, decode_upload
 from aesearch_utils.store.gallery import Gallery
-from aesearch_utils.store.views import search_on_one_core
 
 
 class QueryBatcher:

@@ -26,6 +26,9 @@ class GalleryInfo(BaseModel):
     class_names: list[str]
     steps: str = Field(description="how a query becomes a vector and is searched")
     view: Literal["faiss", "milvus"] = Field(description="where its vectors are searched")
+    index: Literal["exact", "hnsw", "ivf"] = Field(
+        description="how: every vector (exact), an HNSW graph or inverted lists (approximate)"
+    )
 
 
 class VisibilityChange(BaseModel):

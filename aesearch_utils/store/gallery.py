@@ -1,17 +1,20 @@
-"""A gallery that grows while it serves: a fitted pipeline, a durable record, a searched view.
+"""A gallery that grows while it serves: a fitted pipeline, a durable record, searched indexes.
 
 On disk a gallery is one folder::
 
     gallery.json       id, image shape, class names, format, title, owner (a tenant), visibility
     pipeline/          the encoder, its weights and the whitening (SearchPipeline.save)
     record.sqlite      every item: id, label, image, vectors (SQLite, WAL)
+    index.npz          the embedded indexes as last saved, with the record's high-water mark
     open.lock          held by the one process that has it open (store.locking)
 
-Searching encodes the query with the pipeline and searches the view (FAISS
-in memory, or Milvus). Adding encodes the images first, then, under the
-gallery's write lock, records them in one SQLite transaction and only then
-puts them in the view, so an acknowledged item is on disk, and a failure
-leaves nothing half-added. Searches run concurrently; an addition or a
+Searching encodes the query with the pipeline and searches the gallery's
+vector index (:mod:`aesearch_utils.search.vector_index`: FAISS in memory,
+exact or HNSW, or a Milvus collection; the setting ``AESEARCH_GALLERY_INDEX``
+chooses, see :func:`gallery_index_kind`). Adding encodes the images first,
+then, under the gallery's write lock, records them in one SQLite transaction
+and only then puts them in the index, so an acknowledged item is on disk, and
+a failure leaves nothing half-added. Searches run concurrently; an addition or a
 deletion waits for the searches in flight and holds new ones for the few
 milliseconds it takes.
 
@@ -24,7 +27,22 @@ searchable immediately and described like the others. The items already
 there keep their vectors: recomputing every neighbourhood on each addition
 would cost a search of the whole gallery per item. :meth:`Gallery.rebuild`
 redoes DBA over the whole gallery, in one transaction, when many items have
-come or gone.
+come or gone (and builds an HNSW graph anew, without the removed items it
+still walks through). Query expansion, and DBA for a new item, are
+:func:`~aesearch_utils.search.reranking.expanded_queries` over the gallery's
+indexes: the pipeline's own re-ranking, not a copy of it.
+
+**Reopening a large gallery.** Filling FAISS from the record reads every row
+out of SQLite, and an HNSW graph of a million items then takes minutes to
+build. :meth:`Gallery.checkpoint` (after a build, on :meth:`Gallery.close`,
+and when the service stops) saves the embedded indexes to ``index.npz`` with
+the record's next id; a reopen reads that file and replays only what came
+later: the record's items from that id on are added, and the ids that the
+record no longer has are removed. A missing file, or one saved for another
+index kind, is rebuilt from the record; an unreadable one, or one that does
+not hold exactly the record's items after the replay, too, with a warning:
+never served wrong. :meth:`Gallery.rebuild` deletes the file first, since it
+changes vectors in place.
 """
 
 from __future__ import annotations
@@ -34,6 +52,8 @@ import json
 import shutil
 import threading
 import uuid
+import warnings
+import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -51,19 +71,29 @@ from aesearch_utils.errors import (
     DataNotFoundError,
     InvalidInputError,
 )
-from aesearch_utils.io import write_json
+from aesearch_utils.io import write_atomically, write_json
 from aesearch_utils.search.encoders import check_images, encode_images
 from aesearch_utils.search.index import SearchResult
 from aesearch_utils.search.neighbours import check_k, check_vectors
 from aesearch_utils.search.pipeline import SearchPipeline
 from aesearch_utils.search.registry import features_encoder, pipeline_recipe
-from aesearch_utils.search.reranking import alpha_query_expansion, database_side_augmentation
+from aesearch_utils.search.reranking import expanded_queries
+from aesearch_utils.search.vector_index import VectorIndex, make_index, restore_index
+from aesearch_utils.search.vector_index.milvus import MilvusIndex
 from aesearch_utils.store.locking import FolderLock
 from aesearch_utils.store.record import NO_LABEL, GalleryRecord
 from aesearch_utils.store.tenants import ADMIN, check_tenant_name
-from aesearch_utils.store.views import FaissView, MilvusView, VectorView
 
 GALLERY_FORMAT_VERSION = 1
+APPROXIMATE_FROM = 100_000
+"""Items from which ``AESEARCH_GALLERY_INDEX=auto`` searches an HNSW graph instead of every
+vector (see results/gallery_scale.json: below it, exact search answers within the 2 ms that
+HNSW's recall costs nothing to beat)."""
+MILVUS_INDEX_TYPES = {"exact": "FLAT", "hnsw": "HNSW", "ivf": "IVF_FLAT"}
+INDEX_FILE = "index.npz"
+INDEX_FILE_FORMAT = 1
+INDEX_PARTS = ("vectors", "base")
+"""The searched vectors, and the vectors before augmentation (new items' neighbours)."""
 VISIBILITIES = ("public", "private")
 """``public``: anyone may search it and see its images; ``private``: only its owner."""
 
@@ -116,6 +146,25 @@ class ReadWriteLock:
                 self._condition.notify_all()
 
 
+def gallery_index_kind(setting: str, items: int, milvus: bool) -> str:
+    """The index a gallery of ``items`` searches under ``AESEARCH_GALLERY_INDEX=setting``:
+    ``exact``, ``hnsw`` or (Milvus only) ``ivf``."""
+    if setting == "auto":
+        return "exact" if items < APPROXIMATE_FROM else "hnsw"
+    if setting == "ivf" and not milvus:
+        raise InvalidInputError(
+            "AESEARCH_GALLERY_INDEX=ivf is a Milvus index: set AESEARCH_VECTORS_URI to a Milvus "
+            "server, or choose auto, exact or hnsw for the embedded index"
+        )
+    return setting
+
+
+def augmentation_index(kind: str) -> str:
+    """The FAISS index that finds database-side augmentation's neighbours for a gallery that
+    searches ``kind``: exact for exact, else an HNSW graph (FAISS keeps no IVF here)."""
+    return "exact" if kind == "exact" else "hnsw"
+
+
 def milvus_collection(path: Path, gallery_id: str, part: str) -> str:
     """The Milvus collection of one gallery's ``part`` (``vectors`` or ``base``).
 
@@ -159,28 +208,127 @@ class Gallery:
         self._lock = ReadWriteLock()
         self._closed = False
         self._stale: set[int] = set()
-        """Ids the views may still hold that the record does not (a removal that failed)."""
+        """Ids the indexes may still hold that the record does not (a removal that failed)."""
         self._stale_lock = threading.Lock()
-        items = record.read_all()
-        self._labels = dict(zip(items.ids.tolist(), items.labels.tolist(), strict=True))
-        self._view = self._filled_view("vectors", items.ids, items.vectors)
-        self._base_view = self._filled_view("base", items.ids, items.base)
+        ids, labels = record.read_labels()
+        self._labels = dict(zip(ids.tolist(), labels.tolist(), strict=True))
+        self.index_kind = gallery_index_kind(
+            config.settings().gallery_index, len(ids), bool(vectors_uri)
+        )
+        """What the gallery searches: ``exact``, ``hnsw`` or ``ivf`` (Milvus)."""
+        restored = None if vectors_uri else self._restored_indexes(ids)
+        if restored is not None:
+            self._index, self._base_index = restored
+        else:
+            items = record.read_all()
+            self._index = self._filled_index("vectors", items.ids, items.vectors)
+            self._base_index = self._filled_index("base", items.ids, items.base)
 
-    def _filled_view(self, part: str, ids: np.ndarray, vectors: np.ndarray) -> VectorView:
-        """A view holding exactly the record's items: FAISS is filled anew; a Milvus collection
-        that lags the record (a crash between the two) is refilled from it."""
+    def _restored_indexes(self, ids: np.ndarray) -> tuple[VectorIndex, VectorIndex] | None:
+        """The indexes saved by :meth:`checkpoint`, brought up to the record (see the module);
+        ``None`` where they must be built from the record."""
+        path = self.path / INDEX_FILE
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                meta = json.loads(str(stored["meta"]))
+                if (meta["format"], meta["kind"]) != (INDEX_FILE_FORMAT, self.index_kind):
+                    return None  # another index was chosen since: not damage
+                saved_for = (meta["gallery"], meta["dim"])
+                if (
+                    saved_for != (self.id, self.record.dim)
+                    or meta["next_id"] > self.record.next_id()
+                ):
+                    raise CorruptDataError(
+                        "it was saved for another gallery, or for a later state of this one's "
+                        "record (a record restored from a backup)"
+                    )
+                states = {
+                    part: {
+                        name.removeprefix(f"{part}_"): stored[name]
+                        for name in stored.files
+                        if name.startswith(f"{part}_")
+                    }
+                    for part in INDEX_PARTS
+                }
+            indexes = [
+                restore_index(self.index_kind, states[part], self.record.dim, "cosine",
+                              **meta["options"])
+                for part in INDEX_PARTS
+            ]  # fmt: skip
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile,
+                CorruptDataError) as error:  # fmt: skip
+            warnings.warn(
+                f"{path} cannot be read ({type(error).__name__}: {error}): building the "
+                "gallery's index from its record instead",
+                stacklevel=3,
+            )
+            return None
+        later = self.record.read_all(first_id=meta["next_id"])
+        for index, vectors in zip(indexes, (later.vectors, later.base), strict=True):
+            index.remove(np.setdiff1d(index.ids(), ids, assume_unique=True))
+            index.add(later.ids, vectors)
+            if index.count() != len(ids):
+                warnings.warn(
+                    f"{path} holds {index.count()} items after replaying the record's later "
+                    f"changes, the record {len(ids)}: building the gallery's index from its "
+                    "record instead",
+                    stacklevel=3,
+                )
+                return None
+        return indexes[0], indexes[1]
+
+    def checkpoint(self) -> None:
+        """Save the embedded indexes beside the record, with its high-water mark, so that the
+        next :meth:`open` reads them instead of building them (see the module). A gallery whose
+        vectors are in Milvus has nothing to save."""
+        if self.vectors_uri:
+            return
+        with self._lock.writing():  # no change between the mark and the indexes' states
+            self._check_open()
+            self._forget_stale()
+            self._save_indexes()
+
+    def _save_indexes(self) -> None:
+        meta = {
+            "format": INDEX_FILE_FORMAT,
+            "kind": self.index_kind,
+            "options": self._index.options(),
+            "gallery": self.id,
+            "dim": self.record.dim,
+            "next_id": self.record.next_id(),
+        }
+        arrays = {"meta": np.array(json.dumps(meta))}
+        for part, index in zip(INDEX_PARTS, (self._index, self._base_index), strict=True):
+            arrays |= {f"{part}_{name}": array for name, array in index.state().items()}
+
+        def write(temporary: Path) -> None:
+            with open(temporary, "wb") as handle:
+                np.savez(handle, **arrays)
+
+        write_atomically(self.path / INDEX_FILE, write)
+
+    def _filled_index(self, part: str, ids: np.ndarray, vectors: np.ndarray) -> VectorIndex:
+        """An index holding exactly the record's items: FAISS is filled anew; a Milvus
+        collection that lags the record (a crash between the two) or has another index type
+        is refilled from it."""
         if not self.vectors_uri:
-            view: VectorView = FaissView(self.record.dim)
-            view.add(ids, vectors)
-            return view
+            index = make_index(self.index_kind, self.record.dim, "cosine")
+            index.add(ids, vectors)
+            return index
         collection = milvus_collection(self.path, self.id, part)
-        token = config.settings().milvus_token
-        view = MilvusView(self.vectors_uri, collection, self.record.dim, token)
-        if view.count() != len(ids):
-            view.drop()
-            view = MilvusView(self.vectors_uri, collection, self.record.dim, token)
-            view.add(ids, vectors)
-        return view
+        arguments = {
+            "metric": "cosine",
+            "index_type": MILVUS_INDEX_TYPES[self.index_kind],
+            "token": config.settings().milvus_token,
+        }
+        index = MilvusIndex(self.vectors_uri, collection, self.record.dim, **arguments)
+        if index.count() != len(ids) or index.held_index_type != index.index_type:
+            index.drop()
+            index = MilvusIndex(self.vectors_uri, collection, self.record.dim, **arguments)
+            index.add(ids, vectors)
+        return index
 
     # ---- building and opening ------------------------------------------------------------
 
@@ -218,22 +366,17 @@ class Gallery:
         check_images(images)
         labels = _labels(labels, len(images))
         features = encode_images(pipeline.encoder, images, progress=progress)
-        if refit:
-            pipeline.fit_features(features, None, images.shape[1:])
-        elif pipeline.image_shape != tuple(images.shape[1:]):
+        if not refit and pipeline.image_shape != tuple(images.shape[1:]):
             raise InvalidInputError(
                 f"the pipeline reads {pipeline.image_shape} images, got {images.shape[1:]}"
             )
-        base = pipeline.unit_vectors(features)
-        k = pipeline.expansion_k
+        kind = gallery_index_kind(config.settings().gallery_index, len(images), bool(vectors_uri))
+        pipeline.index_kind = augmentation_index(kind)
         if refit:
-            vectors = pipeline.index.vectors  # fitting did the augmentation too
+            base, vectors = pipeline.fit_vectors(features, images.shape[1:])
         else:
-            vectors = (
-                database_side_augmentation(base, k, pipeline.expansion_alpha)
-                if k and len(base) > k
-                else base
-            )
+            base = pipeline.unit_vectors(features)
+            vectors = pipeline.augmented(base) if len(base) > pipeline.expansion_k else base
         description = {
             "format": GALLERY_FORMAT_VERSION,
             "id": uuid.uuid4().hex,
@@ -255,11 +398,13 @@ class Gallery:
             building.rename(path)
         finally:
             shutil.rmtree(building, ignore_errors=True)
-        return cls.open(path, vectors_uri)
+        gallery = cls.open(path, vectors_uri)
+        gallery.checkpoint()
+        return gallery
 
     @classmethod
     def open(cls, path: str | Path, vectors_uri: str | None = None) -> Gallery:
-        """Reopen a gallery folder; ``vectors_uri`` picks the view (``None``: FAISS in memory)."""
+        """Reopen a gallery folder; ``vectors_uri`` picks the index (``None``: FAISS in memory)."""
         path = Path(path)
         if not (path / "gallery.json").is_file():
             raise DataNotFoundError(f"no gallery at {path} (no gallery.json): build one first")
@@ -283,13 +428,25 @@ class Gallery:
             lock.release()
             raise
 
-    def close(self) -> None:
+    def close(self, save: bool = True) -> None:
+        """Save the embedded indexes (:meth:`checkpoint`; ``save=False``: not) and let the
+        folder go."""
         with self._lock.writing():
             if self._closed:
                 return
+            if save and not self.vectors_uri:
+                try:
+                    self._forget_stale()
+                    self._save_indexes()
+                except Exception as error:  # the record has everything: a reopen rebuilds
+                    warnings.warn(
+                        f"{self.path / INDEX_FILE} was not saved ({type(error).__name__}: "
+                        f"{error}): the next open builds the gallery's index from its record",
+                        stacklevel=2,
+                    )
             self._closed = True
-            self._view.close()
-            self._base_view.close()
+            self._index.close()
+            self._base_index.close()
             self.record.close()
             self._folder_lock.release()
 
@@ -297,10 +454,10 @@ class Gallery:
         """Close the gallery and delete it: its folder, and its vectors in Milvus if there."""
         with self._lock.writing():
             self._check_open()
-            for view in (self._view, self._base_view):
-                if isinstance(view, MilvusView):
-                    view.drop()
-        self.close()
+            for index in (self._index, self._base_index):
+                if isinstance(index, MilvusIndex):
+                    index.drop()
+        self.close(save=False)
         removing = self.path.parent / f".removing-{self.path.name}-{uuid.uuid4().hex[:8]}"
         self.path.rename(removing)  # the gallery is gone at once, whole; its bytes follow
         shutil.rmtree(removing, ignore_errors=True)
@@ -347,17 +504,12 @@ class Gallery:
             k = check_k(k, len(self._labels))
             expansion = min(self.pipeline.expansion_k, len(self._labels) - 1)
             if expansion:
-                first, similarities = self._view.search(queries, expansion)
-                neighbours = self._view.vectors_of(first).reshape(-1, self.record.dim)
-                rows = np.arange(neighbours.shape[0]).reshape(first.shape)
-                queries = alpha_query_expansion(
-                    queries, neighbours, rows, 1 - similarities, self.pipeline.expansion_alpha
+                queries = expanded_queries(
+                    self._index, queries, expansion, self.pipeline.expansion_alpha
                 )
-            ids, similarities = self._view.search(queries, k)
+            ids, distances = self._index.search(queries, k)
             labels = np.array([[self._labels[item] for item in row] for row in ids.tolist()])
-        return SearchResult(
-            ids, None, (1 - similarities).astype(np.float32), labels.astype(np.int64)
-        )
+        return SearchResult(ids, None, distances, labels.astype(np.int64))
 
     def image(self, item: int) -> np.ndarray:
         """The stored image of ``item``."""
@@ -391,12 +543,12 @@ class Gallery:
             self._forget_stale()
             self.record.add(ids, labels, images, base, vectors)
             try:
-                self._view.add(ids, vectors)
-                self._base_view.add(ids, base)
+                self._index.add(ids, vectors)
+                self._base_index.add(ids, base)
             except Exception:
                 self.record.delete(ids)  # first: the record is what a reopen serves
                 with suppress(Exception):  # what it could not take out is kept out (stale)
-                    self._remove_from_views(ids)
+                    self._remove_from_indexes(ids)
                 raise
             self._labels.update(zip(ids.tolist(), labels.tolist(), strict=True))
         return ids
@@ -411,61 +563,70 @@ class Gallery:
         with self._lock.writing():
             self._check_open()
             self._forget_stale()
-            self._view.check_reachable()  # a server that is down: refused, nothing changed
+            self._index.check_reachable()  # a server that is down: refused, nothing changed
             self.record.delete(ids)
             for item in ids.tolist():
                 del self._labels[item]
             with suppress(BackendUnavailableError):  # down since: durable, and kept out (stale)
-                self._remove_from_views(ids)
+                self._remove_from_indexes(ids)
 
-    def _remove_from_views(self, ids: np.ndarray) -> None:
+    def _remove_from_indexes(self, ids: np.ndarray) -> None:
         try:
-            self._view.remove(ids)
-            self._base_view.remove(ids)
+            self._index.remove(ids)
+            self._base_index.remove(ids)
         except Exception:
             with self._stale_lock:
                 self._stale.update(ids.tolist())
             raise
 
     def _forget_stale(self) -> None:
-        """Take out of the views what a failed removal left there. Until it is out, searches
+        """Take out of the indexes what a failed removal left there. Until it is out, searches
         raise (the service answers 503), never return an item the record no longer has."""
         with self._stale_lock:
             if self._stale:
                 ids = np.fromiter(self._stale, dtype=np.int64)
-                self._view.remove(ids)
-                self._base_view.remove(ids)
+                self._index.remove(ids)
+                self._base_index.remove(ids)
                 self._stale.clear()
 
     def rebuild(self) -> None:
-        """Redo database-side augmentation over the whole gallery (one transaction)."""
+        """Redo database-side augmentation over the whole gallery (one transaction), and fill
+        its indexes anew."""
         with self._lock.writing():
             self._check_open()
+            self._forget_stale()
+            (self.path / INDEX_FILE).unlink(missing_ok=True)  # its vectors are about to change
             items = self.record.read_all()
             k = self.pipeline.expansion_k
-            if not k or len(items.ids) <= k:
-                return
-            vectors = database_side_augmentation(items.base, k, self.pipeline.expansion_alpha)
-            self.record.replace_vectors(items.ids, vectors)
-            self._view.remove(items.ids)
-            self._view.add(items.ids, vectors)
+            vectors = items.vectors
+            if k and len(items.ids) > k:
+                self.pipeline.index_kind = augmentation_index(self.index_kind)
+                vectors = self.pipeline.augmented(items.base)
+                self.record.replace_vectors(items.ids, vectors)
+            self._index = self._refilled(self._index, items.ids, vectors)
+            self._base_index = self._refilled(self._base_index, items.ids, items.base)
+
+    def _refilled(self, index: VectorIndex, ids: np.ndarray, vectors: np.ndarray) -> VectorIndex:
+        if isinstance(index, MilvusIndex):  # the server compacts what it deletes
+            index.remove(ids)
+            index.add(ids, vectors)
+            return index
+        refilled = make_index(index.kind, index.dim, index.metric, **index.options())
+        refilled.add(ids, vectors)
+        index.close()
+        return refilled
 
     def _augmented(self, base: np.ndarray) -> np.ndarray:
         """DBA for new items: each averaged with its nearest existing items (see the module)."""
         k = min(self.pipeline.expansion_k, len(self._labels))
         if not k:
             return base
-        neighbours, similarities = self._base_view.search(base, k)
-        rows = np.arange(neighbours.size).reshape(neighbours.shape)
-        gallery = self._base_view.vectors_of(neighbours).reshape(-1, self.record.dim)
-        return alpha_query_expansion(
-            base, gallery, rows, 1 - similarities, self.pipeline.expansion_alpha
-        )
+        return expanded_queries(self._base_index, base, k, self.pipeline.expansion_alpha)
 
     def check_reachable(self) -> None:
         """Raise :class:`BackendUnavailableError` if the server holding the vectors is down."""
-        self._view.check_reachable()
-        self._base_view.check_reachable()
+        self._index.check_reachable()
+        self._base_index.check_reachable()
 
     def info(self) -> dict[str, Any]:
         return {
@@ -478,6 +639,7 @@ class Gallery:
             "class_names": list(self.class_names),
             "steps": self.pipeline.steps,
             "view": "faiss" if not self.vectors_uri else "milvus",
+            "index": self.index_kind,
         }
 
 

@@ -166,18 +166,14 @@ class GalleryRecord:
             return None
         return np.frombuffer(row[0], dtype=np.uint8).reshape(self.image_shape)
 
-    def read_all(self) -> Items:
-        """Every item, by id."""
+    def read_all(self, first_id: int = 0) -> Items:
+        """Every item from id ``first_id`` on, by id."""
         with self._lock:
             rows = self._connection.execute(
-                "SELECT id, label, base, vector FROM items ORDER BY id"
+                "SELECT id, label, base, vector FROM items WHERE id >= ? ORDER BY id",
+                (int(first_id),),
             ).fetchall()
-        ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-        labels = np.fromiter(
-            (NO_LABEL if row[1] is None else row[1] for row in rows),
-            dtype=np.int64,
-            count=len(rows),
-        )
+        ids, labels = _ids_and_labels(rows)
         try:
             base = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float32)
             vectors = np.frombuffer(b"".join(row[3] for row in rows), dtype=np.float32)
@@ -185,6 +181,12 @@ class GalleryRecord:
             return Items(ids, labels, base.reshape(shape).copy(), vectors.reshape(shape).copy())
         except ValueError as error:
             raise CorruptDataError(f"{self.path}: vectors of the wrong size ({error})") from None
+
+    def read_labels(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every item's id and label (:data:`NO_LABEL` for none), by id; no vectors read."""
+        with self._lock:
+            rows = self._connection.execute("SELECT id, label FROM items ORDER BY id").fetchall()
+        return _ids_and_labels(rows)
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -199,3 +201,11 @@ class GalleryRecord:
             self._connection.execute("ROLLBACK")
             raise
         self._connection.execute("COMMIT")
+
+
+def _ids_and_labels(rows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    labels = np.fromiter(
+        (NO_LABEL if row[1] is None else row[1] for row in rows), dtype=np.int64, count=len(rows)
+    )
+    return ids, labels

@@ -1,95 +1,49 @@
-"""Where a gallery's vectors are searched, chosen by one setting: a URI.
+"""A vector index in Milvus: a standalone server, a cluster, or Milvus Lite (a local file).
 
-``None`` (the default)
-    :class:`FaissView`: an exact inner-product index in this process's memory,
-    filled from the gallery's record when it opens. No server.
-anything else
-    :class:`MilvusView`: a collection in Milvus, reached through
-    ``pymilvus.MilvusClient(uri)``: a local file (``galleries/vectors.db``:
-    Milvus Lite, embedded), ``http://host:19530`` (a standalone server) or a
-    cluster's address. The same code talks to all three; exact search (a
-    ``FLAT`` index) gives the same top 10 as the embedded view.
+``pymilvus.MilvusClient(uri)`` reaches all three with the same calls: a
+local file (``galleries/vectors.db``) is Milvus Lite, embedded in this
+process; ``http://host:19530`` a standalone server; a cluster's address a
+distributed deployment. One collection of ``(id, vector)`` per index, searched
+by inner product of unit vectors (cosine), with the index type a setting:
 
-Both search unit vectors by inner product (cosine similarity) and return the
-items' ids. A view is read by many threads at once and changed by one
-(the gallery holds the locks); Milvus Lite serialises its searches itself, so
-its client is used by one thread at a time.
+``FLAT``
+    exact: the same top 10 as the embedded ``exact`` index;
+``HNSW``
+    Milvus's graph index (``M`` 32, ``efConstruction`` 80; a search's ``ef``
+    is its breadth);
+``IVF_FLAT``
+    inverted lists over k-means cells (``nlist`` 1024; a search's ``nprobe``
+    is its breadth).
+
+Every call has a bounded time and a refusal is a
+:class:`~aesearch_utils.errors.BackendUnavailableError` (the service answers
+503). Milvus Lite serialises its searches itself, so the client is used by
+one thread at a time.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from typing import Protocol
+from typing import Any, ClassVar
 
 import numpy as np
 
-from aesearch_utils.errors import BackendUnavailableError, CorruptDataError, InvalidInputError
+from aesearch_utils.errors import (
+    BackendUnavailableError,
+    CorruptDataError,
+    InvalidInputError,
+    UnknownNameError,
+)
+from aesearch_utils.search.neighbours import unit_vectors
+from aesearch_utils.search.vector_index.base import check_entries, check_metric
 
-
-class VectorView(Protocol):
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
-
-    def remove(self, ids: np.ndarray) -> None: ...
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(ids, similarities)``, each ``(queries, k)``, most similar first."""
-        ...
-
-    def vectors_of(self, ids: np.ndarray) -> np.ndarray: ...
-
-    def count(self) -> int: ...
-
-    def check_reachable(self) -> None:
-        """Raise :class:`~aesearch_utils.errors.BackendUnavailableError` if the vectors'
-        server does not answer."""
-        ...
-
-    def close(self) -> None: ...
-
-
-def search_on_one_core() -> None:
-    """Make FAISS searches from the calling thread use one OpenMP thread (the setting is the
-    thread's own): for a server whose other core answers HTTP, not for batch jobs."""
-    import faiss
-
-    faiss.omp_set_num_threads(1)
-
-
-class FaissView:
-    """The embedded view: FAISS's exact inner-product index, keyed by item id."""
-
-    def __init__(self, dim: int) -> None:
-        import faiss
-
-        self.dim = dim
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        self._index.add_with_ids(
-            np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
-        )
-
-    def remove(self, ids: np.ndarray) -> None:
-        self._index.remove_ids(np.asarray(ids, dtype=np.int64))
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        similarities, ids = self._index.search(np.ascontiguousarray(queries, np.float32), k)
-        return ids.astype(np.int64), similarities
-
-    def vectors_of(self, ids: np.ndarray) -> np.ndarray:
-        flat = np.asarray(ids, dtype=np.int64).ravel()
-        return self._index.reconstruct_batch(flat).reshape(*np.shape(ids), self.dim)
-
-    def count(self) -> int:
-        return int(self._index.ntotal)
-
-    def check_reachable(self) -> None:
-        """In this process's memory: always."""
-
-    def close(self) -> None:
-        self._index.reset()
-
+INDEX_TYPES: dict[str, dict[str, Any]] = {
+    "FLAT": {"build": {}, "breadth": None, "default_breadth": None},
+    "HNSW": {"build": {"M": 32, "efConstruction": 80}, "breadth": "ef", "default_breadth": 256},
+    "IVF_FLAT": {"build": {"nlist": 1024}, "breadth": "nprobe", "default_breadth": 32},
+}
+"""Each Milvus index type's build parameters and the search parameter that sets its breadth."""
 
 CONNECT_TIMEOUT_S = 5.0
 CHECK_TIMEOUT_S = 1.5
@@ -101,12 +55,16 @@ WRITE_TIMEOUT_S = 30.0
 """An insert of up to ``MAX_BATCH`` rows, a deletion, a collection made or dropped."""
 
 
-class MilvusView:
-    """A Milvus collection of ``(id, vector)`` with an exact (``FLAT``) inner-product index.
+class MilvusIndex:
+    """A Milvus collection of ``(id, vector)`` searched by cosine similarity.
 
     Args:
         uri: what ``MilvusClient`` connects to (a local ``.db`` file is Milvus Lite).
         collection: the collection's name; created when missing.
+        dim: the vectors' size.
+        metric: ``cosine`` (the only one the gallery needs).
+        index_type: ``FLAT``, ``HNSW`` or ``IVF_FLAT`` (see the module), for a collection
+            this creates; :attr:`held_index_type` is what an existing one has.
         token: for a server that wants one (``user:password`` or an API key).
 
     **Reads see every acknowledged write.** A server's default consistency (bounded staleness,
@@ -120,17 +78,32 @@ class MilvusView:
     process) and has no "Strong" (it logs that the call is not implemented).
     """
 
+    kind: ClassVar[str] = "milvus"
+    saves_structure: ClassVar[bool] = False
     MAX_BATCH = 2000
     """Rows per insert or search call: Milvus Lite 3 builds queries x rows x dims arrays."""
 
-    def __init__(self, uri: str, collection: str, dim: int, token: str = "") -> None:
+    def __init__(
+        self,
+        uri: str,
+        collection: str,
+        dim: int,
+        metric: str = "cosine",
+        index_type: str = "FLAT",
+        token: str = "",
+    ) -> None:
         from pymilvus import DataType, MilvusClient, MilvusException
 
+        check_metric(metric, ("cosine",), self.kind)
+        if index_type not in INDEX_TYPES:
+            raise UnknownNameError("Milvus index type", index_type, tuple(INDEX_TYPES))
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", collection):
             raise InvalidInputError(
                 f"a Milvus collection name is letters, digits and _, got {collection!r}"
             )
-        self.dim = dim
+        self.dim = int(dim)
+        self.metric = metric
+        self.index_type = index_type
         self.uri = uri
         self.collection = collection
         self._lock = threading.Lock()
@@ -146,8 +119,18 @@ class MilvusView:
             schema.add_field("id", DataType.INT64, is_primary=True)
             schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
             index = self._client.prepare_index_params()
-            index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+            index.add_index(
+                field_name="vector", index_type=index_type, metric_type="IP",
+                params=INDEX_TYPES[index_type]["build"],
+            )  # fmt: skip
             self._call(self._client.create_collection, schema=schema, index_params=index)
+        described = self._call(self._client.describe_index, CHECK_TIMEOUT_S, index_name="vector")
+        self.held_index_type: str = described.get("index_type", "")
+        """The collection's index type: another than ``index_type`` when it was made so."""
+
+    @property
+    def exact(self) -> bool:
+        return self.held_index_type == "FLAT"
 
     def _unavailable(self, what: str, error: Exception) -> BackendUnavailableError:
         details = getattr(error, "details", None)  # a gRPC error's one line
@@ -180,12 +163,14 @@ class MilvusView:
         return result
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        ids, vectors = check_entries(ids, vectors, self.dim)
+        vectors = unit_vectors(vectors)
         for start in range(0, len(ids), self.MAX_BATCH):
             rows = [
                 {"id": int(item), "vector": vector.tolist()}
                 for item, vector in zip(
                     ids[start : start + self.MAX_BATCH],
-                    np.asarray(vectors[start : start + self.MAX_BATCH], dtype=np.float32),
+                    vectors[start : start + self.MAX_BATCH],
                     strict=True,
                 )
             ]
@@ -205,20 +190,27 @@ class MilvusView:
         if state != LoadState.Loaded:
             raise self._unavailable("with the collection loaded", RuntimeError(state.name))
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        ids = np.empty((len(queries), k), dtype=np.int64)
-        similarities = np.empty((len(queries), k), dtype=np.float32)
+    def search(
+        self, queries: np.ndarray, k: int, breadth: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.full((len(queries), k), -1, dtype=np.int64)
+        similarities = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        parameters: dict[str, Any] = {"metric_type": "IP"}
+        held = INDEX_TYPES.get(self.held_index_type, INDEX_TYPES["FLAT"])
+        if held["breadth"]:
+            breadth = breadth if breadth is not None else held["default_breadth"]
+            parameters["params"] = {held["breadth"]: max(int(breadth), k)}
+        queries = unit_vectors(np.asarray(queries, dtype=np.float32))
         step = max(1, self.MAX_BATCH // 100)
         for start in range(0, len(queries), step):
-            block = np.asarray(queries[start : start + step], dtype=np.float32)
+            block = queries[start : start + step]
             found = self._read(
-                self._client.search, data=block.tolist(), limit=k,
-                search_params={"metric_type": "IP"},
-            )  # fmt: skip
+                self._client.search, data=block.tolist(), limit=k, search_params=parameters
+            )
             for row, hits in enumerate(found, start):
-                ids[row] = [hit["id"] for hit in hits]
-                similarities[row] = [hit["distance"] for hit in hits]
-        return ids, similarities
+                ids[row, : len(hits)] = [hit["id"] for hit in hits]
+                similarities[row, : len(hits)] = [hit["distance"] for hit in hits]
+        return ids, (1.0 - similarities).astype(np.float32)
 
     def vectors_of(self, ids: np.ndarray) -> np.ndarray:
         flat = [int(item) for item in np.asarray(ids).ravel()]
@@ -234,9 +226,36 @@ class MilvusView:
             *np.shape(ids), self.dim
         )
 
+    def ids(self) -> np.ndarray:
+        import grpc
+        from pymilvus import MilvusException
+
+        pages = self._read(
+            self._client.query_iterator, batch_size=self.MAX_BATCH * 8, output_fields=["id"]
+        )
+        held: list[int] = []
+        with self._lock:
+            try:
+                while page := pages.next():
+                    held.extend(row["id"] for row in page)
+            except (MilvusException, grpc.RpcError) as error:
+                raise self._unavailable("a query of the ids", error) from None
+            finally:
+                pages.close()
+        return np.asarray(held, dtype=np.int64)
+
     def count(self) -> int:
         result = self._read(self._client.query, filter="", output_fields=["count(*)"])
         return int(result[0]["count(*)"])
+
+    def options(self) -> dict[str, Any]:
+        return {"index_type": self.index_type}
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {}  # the server keeps it
+
+    def nbytes(self) -> int:
+        return 0  # held by the server
 
     def drop(self) -> None:
         """Remove the collection (the gallery's record keeps everything to refill it)."""
