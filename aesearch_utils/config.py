@@ -37,6 +37,9 @@ How the service runs (see :mod:`aesearch_utils.service`):
     How a gallery searches its vectors: ``exact``, ``hnsw`` (approximate), ``ivf`` (Milvus's
     ``IVF_FLAT``, with a Milvus URI only) or ``auto`` (the default: exact below
     :data:`~aesearch_utils.store.gallery.APPROXIMATE_FROM` items, HNSW from there).
+``AESEARCH_GALLERY_EF_SEARCH``
+    Candidates an HNSW search of a gallery examines (default :data:`GALLERY_EF_SEARCH`, what
+    ``benchmarks/gallery_scale.py`` chose); more is slower and finds more of the true top 10.
 ``AESEARCH_MILVUS_TOKEN``
     Credentials for a Milvus server that wants them.
 ``AESEARCH_DEFAULT_GALLERY``
@@ -76,6 +79,9 @@ HEADLESS_VARIABLE = "AESEARCH_HEADLESS"
 WRITE_TOKEN_VARIABLE = "AESEARCH_WRITE_TOKEN"
 
 GALLERY_INDEXES = ("auto", "exact", "hnsw", "ivf")
+GALLERY_EF_SEARCH = 64
+"""The smallest ``efSearch`` whose recall@10 reached 0.95 on a million-image gallery's choice
+queries (results/gallery_scale.json, ``chosen_ef_search``; a test holds the two equal)."""
 MIN_TOKEN_LENGTH = 16
 """Characters a configured token must have: a guessable one protects nothing."""
 
@@ -94,6 +100,7 @@ class Settings:
     vectors_uri: str = ""
     milvus_token: str = ""
     gallery_index: str = "auto"
+    gallery_ef_search: int = GALLERY_EF_SEARCH
     write_token: str = ""
     max_upload_bytes: int = 5 * 2**20
     max_k: int = 100
@@ -147,6 +154,7 @@ class Settings:
             vectors_uri=text("AESEARCH_VECTORS_URI"),
             milvus_token=text("AESEARCH_MILVUS_TOKEN"),
             gallery_index=gallery_index,
+            gallery_ef_search=number("AESEARCH_GALLERY_EF_SEARCH", GALLERY_EF_SEARCH, int),
             # not stripped: a token is what it is, and check_token says what is wrong with it
             write_token=environ.get(WRITE_TOKEN_VARIABLE, ""),
             max_upload_bytes=number("AESEARCH_MAX_UPLOAD_BYTES", 5 * 2**20, int),

@@ -68,7 +68,7 @@ P50_GOAL_MS = 2.0
 REOPEN_GOAL_S = 2.0
 
 REOPEN = """
-import json, resource, sys, time
+import json, sys, time
 import numpy as np
 from aesearch_utils.backend import keras  # noqa: F401  (the pipeline's model needs it)
 from aesearch_utils.search.vector_index import search_on_one_core
@@ -87,8 +87,11 @@ for query in queries:
     labels.append(found.labels[0])
 np.save(sys.argv[3], np.array(ids))
 np.save(sys.argv[4], np.array(labels))
+# the process's own peak (getrusage's would carry over the benchmark's, which forked it)
+peak_kib = next(int(line.split()[1]) for line in open("/proc/self/status")
+                if line.startswith("VmHWM:"))
 print(json.dumps({"open_s": opened, "index": gallery.index_kind, "items": len(gallery),
-                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "peak_rss_mib": peak_kib / 1024,
                   "query_p50_ms": float(np.percentile(latencies, 50)),
                   "query_p99_ms": float(np.percentile(latencies, 99))}))
 gallery.close()
@@ -136,11 +139,14 @@ def grow(folder: Path, size: int, seed: int) -> dict[str, object]:
 
 
 def reopen(
-    folder: Path, kind: str, queries: Path, scratch: Path
+    folder: Path, kind: str, ef_search: int, queries: Path, scratch: Path
 ) -> tuple[dict, np.ndarray, np.ndarray]:
     """A fresh process opens the gallery with index ``kind`` and answers ``queries``."""
     ids, labels = scratch / f"ids_{kind}.npy", scratch / f"labels_{kind}.npy"
-    environment = os.environ | {"AESEARCH_GALLERY_INDEX": kind}
+    environment = os.environ | {
+        "AESEARCH_GALLERY_INDEX": kind,
+        "AESEARCH_GALLERY_EF_SEARCH": str(ef_search),
+    }
     output = subprocess.run(
         [sys.executable, "-c", REOPEN, str(folder), str(queries), str(ids), str(labels)],
         capture_output=True, text=True, check=True, env=environment,
@@ -264,6 +270,7 @@ def main() -> None:
             "machine": machine_description(),
             "pipeline": PIPELINE,
             "size": arguments.size,
+            "growth_ef_search": config.settings().gallery_ef_search,
             "growth": grow(folder, arguments.size, arguments.seed),
             "disk": folder_mib(folder),
         }
@@ -285,7 +292,9 @@ def main() -> None:
         found = {}
         for name, kind in (("hnsw_saved", "hnsw"), ("exact_from_record", "exact"),
                            ("exact_saved", "exact")):  # fmt: skip
-            reopened[name], found[name], _ = reopen(folder, kind, scratch / "queries.npy", scratch)
+            reopened[name], found[name], _ = reopen(
+                folder, kind, chosen, scratch / "queries.npy", scratch
+            )
             print(name, json.dumps(reopened[name]), flush=True)
         half = arguments.queries // 2
         reopened["hnsw_saved"]["recall_at_10"] = round(

@@ -16,6 +16,9 @@ from fastapi.testclient import TestClient
 
 from aesearch_utils import config
 from aesearch_utils.search import PixelEncoder, SearchPipeline
+from aesearch_utils.search.vector_index import FlatIndex
+from aesearch_utils.search.vector_index.milvus import MilvusIndex
+from aesearch_utils.service import state as state_module
 from aesearch_utils.service.app import create_app
 from aesearch_utils.store import Gallery
 
@@ -142,3 +145,72 @@ def test_a_milvus_server_that_dies_is_a_503_at_once_and_the_service_recovers(
         reply = client.post(f"{toy}/search?k=3", files=query)
         assert reply.status_code == 200 and reply.json() == before.json()
     gallery.remove()
+
+
+@pytest.mark.parametrize("index_type", ["HNSW", "IVF_FLAT"])
+def test_an_approximate_milvus_index_finds_nearly_all_true_neighbours(milvus_uri, index_type):
+    centres = RNG.normal(size=(20, 16)).astype(np.float32)
+    vectors = centres[np.arange(3000) % 20] + 0.3 * RNG.normal(size=(3000, 16)).astype(np.float32)
+    queries = centres[np.arange(40) % 20] + 0.3 * RNG.normal(size=(40, 16)).astype(np.float32)
+    ids = np.arange(3000, dtype=np.int64) * 3 + 1
+    index = MilvusIndex(
+        milvus_uri, f"approximate_{uuid.uuid4().hex[:8]}", 16, index_type=index_type
+    )
+    index.add(ids, vectors)
+    exact = FlatIndex(16, "cosine")
+    exact.add(ids, vectors)
+    truth, true_distances = exact.search(queries, 10)
+    found, distances = index.search(queries, 10)
+    assert index.held_index_type == index_type and not index.exact
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)]) >= 0.95
+    np.testing.assert_allclose(distances[:, 0], true_distances[:, 0], atol=1e-5)
+    assert sorted(index.ids().tolist()) == ids.tolist()
+    index.remove(truth[:, 0])
+    assert not np.isin(index.search(queries, 10)[0], truth[:, 0]).any()
+    index.drop()
+    index.close()
+
+
+def test_a_change_of_index_setting_refills_the_collections(tmp_path, milvus_uri, monkeypatch):
+    built = embedded_gallery(tmp_path)
+    built.close()
+    folder = built.path
+    monkeypatch.setenv("AESEARCH_GALLERY_INDEX", "hnsw")
+    remote = Gallery.open(folder, vectors_uri=milvus_uri)
+    assert (remote.index_kind, remote._index.held_index_type) == ("hnsw", "HNSW")
+    expected = remote.search(IMAGES[:10], 5).ids
+    remote.close()
+    monkeypatch.setenv("AESEARCH_GALLERY_INDEX", "exact")
+    remote = Gallery.open(folder, vectors_uri=milvus_uri)
+    assert remote._index.held_index_type == remote._base_index.held_index_type == "FLAT"
+    assert remote._index.count() == 400
+    np.testing.assert_array_equal(remote.search(IMAGES[:10], 5).ids, expected)
+    remote.remove()
+
+
+def test_a_service_started_before_its_milvus_server_serves_once_the_server_is_up(
+    tmp_path, milvus_server, monkeypatch
+):
+    """Started while Milvus was down, the service left the gallery out for good."""
+    monkeypatch.setattr(state_module, "RETRY_S", 0.5)
+    galleries = tmp_path / "galleries"
+    built = Gallery.build(
+        galleries / "toy", SearchPipeline(PixelEncoder((6, 6, 1))), IMAGES, LABELS
+    )
+    built.close()
+    milvus_server.kill()
+    settings = replace(config.settings(), galleries_dir=galleries, vectors_uri=milvus_server.uri)
+    query = {"image": ("query.png", png_bytes(IMAGES[0]))}
+    with TestClient(create_app(settings)) as client:
+        for method, address in [("POST", "/api/galleries/toy/search?k=3"), ("GET", "/api/health")]:
+            reply = client.request(method, address, files=query if method == "POST" else None)
+            assert reply.status_code == 503 and "does not answer" in reply.json()["error"]
+        assert client.post("/api/galleries/other/search", files=query).status_code == 404
+        milvus_server.start()
+        deadline = time.monotonic() + 60
+        while client.get("/api/health").status_code != 200:
+            assert time.monotonic() < deadline, "the gallery was not served within 60 s"
+            time.sleep(0.5)
+        reply = client.post("/api/galleries/toy/search?k=3", files=query)
+        assert reply.status_code == 200 and reply.json()["results"][0]["id"] == 0
+    client.app.state.service.galleries["toy"].remove()

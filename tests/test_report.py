@@ -445,3 +445,46 @@ def test_the_front_page_is_short_and_links_to_the_full_report():
         titles = re.findall(r"^#+ (.+)$", headings, re.MULTILINE)
         slugs = {re.sub(r"[^a-z0-9 -]", "", title.lower()).replace(" ", "-") for title in titles}
         assert anchor in slugs, anchor
+
+
+def test_the_gallery_scale_tables_read_their_results_file_and_judge_the_goals(tmp_path):
+    def size(items, exact_ms, hnsw_ms, recall):
+        return {
+            "items": items, "exact_build_s": 0.5, "exact_mib": 250.0, "hnsw_build_s": 300.0,
+            "hnsw_mib": 520.0,
+            "exact": {"query_p50_ms": exact_ms, "query_p99_ms": exact_ms * 2,
+                      "precision_at_10": 0.97},
+            "hnsw": [{"ef_search": ef, "choice_recall_at_10": recall, "recall_at_10": recall,
+                      "query_p50_ms": hnsw_ms * ef / 32, "query_p99_ms": hnsw_ms,
+                      "precision_at_10": 0.96} for ef in (32, 64)],
+        }  # fmt: skip
+
+    def opened(seconds):
+        return {"open_s": seconds, "index": "hnsw", "items": 1000000, "peak_rss_mib": 2100.0,
+                "query_p50_ms": 1.5, "query_p99_ms": 3.0}  # fmt: skip
+
+    write_json(
+        tmp_path / "gallery_scale.json",
+        {"machine": {"cpus": 2, "processor": "x86_64"}, "pipeline": "mnist-best",
+         "size": 1000000, "chosen_ef_search": 64, "recall_goal": 0.95, "p50_goal_ms": 2.0,
+         "reopen_goal_s": 2.0, "queries": 1000,
+         "growth": {"build_60000_s": 40.0, "added": 940000, "add_images_per_s": 1500,
+                    "peak_rss_mib": 4000},
+         "disk_after": {"total_mib": 1800.0, "record_mib": 1300.0, "index_file_mib": 500.0},
+         "by_size": [size(10000, 0.3, 0.2, 1.0), size(1000000, 30.0, 1.0, 0.97)],
+         "reopen": {"hnsw_saved": opened(1.2) | {"recall_at_10": 0.98},
+                    "exact_from_record": opened(14.0), "exact_saved": opened(0.9)}},
+    )  # fmt: skip
+    table = report.gallery_scale_table(tmp_path)
+    assert "| 1,000,000 | 30.00 / 60.00 ms | 2.00 / 1.00 ms | 0.970 | 0.9700 / 0.9600 |" in table
+    assert "| HNSW, read from index.npz | 1.20 s | 2,100 MiB | 1.50 / 3.00 ms | 0.980 |" in table
+    assert "p50 at most 2 ms, met (2.00 ms, against 30.0 ms exact)" in table
+    assert "at least 0.95, met (0.970); reopening in at most 2 s, met (1.20 s)" in table
+    assert "940,000 changed copies added at 1,500 images/s" in table
+    costs = report.gallery_index_costs(tmp_path)
+    assert "| hnsw (efSearch 64) | 2.00 ms | 0.970 | 300 s | 520 MiB | 1.2 s |" in costs
+    assert "| exact | 30.0 ms | 1 | 0 s | 250 MiB | 0.9 s |" in costs
+    measured = json.loads((tmp_path / "gallery_scale.json").read_text())
+    measured["reopen"]["hnsw_saved"]["open_s"] = 2.5
+    write_json(tmp_path / "gallery_scale.json", measured)
+    assert "at most 2 s, **missed** (2.50 s)" in report.gallery_scale_table(tmp_path)

@@ -140,8 +140,8 @@ def test_folders_that_are_not_galleries_are_named_and_copies_keep_their_folder_n
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "gallery.json").write_text("{")
     with caplog.at_level(logging.WARNING, "aesearch.service"):
-        galleries = open_galleries(settings_for(tmp_path))
-    assert sorted(galleries) == ["digits", "digits-copy"]
+        galleries, waiting = open_galleries(settings_for(tmp_path))
+    assert sorted(galleries) == ["digits", "digits-copy"] and not waiting
     warnings = "\n".join(record.getMessage() for record in caplog.records)
     assert "notes is not served: it has no gallery.json" in warnings
     assert "broken is not served" in warnings and "gallery.json" in warnings

@@ -727,6 +727,116 @@ def store_scale_table(results_dir: Path) -> str:
     return markdown_table(header, rows) + (f"\n{machine_line(machine)}\n")
 
 
+def gallery_scale_table(results_dir: Path) -> str:
+    """``benchmarks/gallery_scale.py``: the mnist-best gallery grown to a million images, each
+    size searched exactly and with HNSW, its reopening, and the goals met or missed."""
+    measured = _read(results_dir, "gallery_scale.json")
+    chosen = measured["chosen_ef_search"]
+    rows = []
+    for size in measured["by_size"]:
+        exact = size["exact"]
+        hnsw = next(s for s in size["hnsw"] if s["ef_search"] == chosen)
+        rows.append(
+            [
+                f"{size['items']:,}",
+                f"{exact['query_p50_ms']:.2f} / {exact['query_p99_ms']:.2f} ms",
+                f"{hnsw['query_p50_ms']:.2f} / {hnsw['query_p99_ms']:.2f} ms",
+                f"{hnsw['recall_at_10']:.3f}",
+                f"{exact['precision_at_10']:.4f} / {hnsw['precision_at_10']:.4f}",
+                f"{size['exact_build_s']:.1f} / {size['hnsw_build_s']:.1f} s",
+                f"{size['exact_mib']:,.0f} / {size['hnsw_mib']:,.0f} MiB",
+            ]
+        )
+    header = [
+        "gallery images", "exact: p50 / p99", f"HNSW (efSearch {chosen}): p50 / p99",
+        "HNSW recall@10", "precision@10 exact / HNSW", "build exact / HNSW",
+        "memory exact / HNSW",
+    ]  # fmt: skip
+    names = {
+        "hnsw_saved": "HNSW, read from index.npz",
+        "exact_from_record": "exact, built from the record",
+        "exact_saved": "exact, read from index.npz",
+    }
+    reopen_rows = [
+        [
+            names[name],
+            f"{run['open_s']:.2f} s",
+            f"{run['peak_rss_mib']:,.0f} MiB",
+            f"{run['query_p50_ms']:.2f} / {run['query_p99_ms']:.2f} ms",
+            f"{run['recall_at_10']:.3f}" if "recall_at_10" in run else "",
+        ]
+        for name, run in measured["reopen"].items()
+    ]
+    reopen_header = [
+        f"reopening {measured['size']:,} images", "Gallery.open", "peak memory",
+        "Gallery.search_vectors: p50 / p99", "recall@10 vs exact",
+    ]  # fmt: skip
+    growth, disk = measured["growth"], measured["disk_after"]
+    largest = measured["by_size"][-1]
+    hnsw = next(s for s in largest["hnsw"] if s["ef_search"] == chosen)
+    saved = measured["reopen"]["hnsw_saved"]
+
+    def verdict(value: float, goal: float, at_most: bool) -> str:
+        return "met" if (value <= goal if at_most else value >= goal) else "**missed**"
+
+    goals = (
+        f"Goals at {largest['items']:,}: one query's p50 at most {measured['p50_goal_ms']:g} ms, "
+        f"{verdict(hnsw['query_p50_ms'], measured['p50_goal_ms'], True)} "
+        f"({hnsw['query_p50_ms']:.2f} ms, against {largest['exact']['query_p50_ms']:.1f} ms "
+        f"exact); recall@10 at least {measured['recall_goal']:g}, "
+        f"{verdict(hnsw['recall_at_10'], measured['recall_goal'], False)} "
+        f"({hnsw['recall_at_10']:.3f}); reopening in at most {measured['reopen_goal_s']:g} s, "
+        f"{verdict(saved['open_s'], measured['reopen_goal_s'], True)} ({saved['open_s']:.2f} s)."
+    )
+    built = (
+        f"Built: the {measured['pipeline']} gallery of 60,000 images in "
+        f"{growth['build_60000_s']:.0f} s, then {growth['added']:,} changed copies added at "
+        f"{growth['add_images_per_s']:,} images/s (encoding, augmentation, the record and "
+        f"both HNSW graphs); peak memory {growth['peak_rss_mib']:,} MiB; on disk "
+        f"{disk['total_mib']:,.0f} MiB (record {disk['record_mib']:,.0f} MiB, index file "
+        f"{disk['index_file_mib']:,.0f} MiB)."
+    )
+    return (
+        markdown_table(header, rows)
+        + "\n\n"
+        + markdown_table(reopen_header, reopen_rows)
+        + f"\n\n{built}\n\n{goals}\n\n{machine_line(measured['machine'])}\n"
+    )
+
+
+def gallery_index_costs(results_dir: Path) -> str:
+    """The front page's summary of ``benchmarks/gallery_scale.py``: what each gallery index
+    costs at the largest size measured."""
+    measured = _read(results_dir, "gallery_scale.json")
+    largest = measured["by_size"][-1]
+    chosen = measured["chosen_ef_search"]
+    hnsw = next(s for s in largest["hnsw"] if s["ef_search"] == chosen)
+    reopen = measured["reopen"]
+    rows = [
+        [
+            "exact",
+            f"{largest['exact']['query_p50_ms']:.1f} ms",
+            "1",
+            f"{largest['exact_build_s']:.0f} s",
+            f"{largest['exact_mib']:,.0f} MiB",
+            f"{reopen['exact_saved']['open_s']:.1f} s",
+        ],
+        [
+            f"hnsw (efSearch {chosen})",
+            f"{hnsw['query_p50_ms']:.2f} ms",
+            f"{hnsw['recall_at_10']:.3f}",
+            f"{largest['hnsw_build_s']:.0f} s",
+            f"{largest['hnsw_mib']:,.0f} MiB",
+            f"{reopen['hnsw_saved']['open_s']:.1f} s",
+        ],
+    ]
+    header = [
+        f"index, {largest['items']:,} images", "one query, p50", "recall@10",
+        "build", "memory", "reopen",
+    ]  # fmt: skip
+    return markdown_table(header, rows) + f"\n{machine_line(measured['machine'])}\n"
+
+
 TABLES: dict[str, Callable[[Path], str]] = {
     "best_pipelines": best_pipelines_table,
     "benchmark": benchmark_table,
@@ -736,6 +846,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "pipeline_reopen": pipeline_reopen_table,
     "service_load": service_load_table,
     "store_scale": store_scale_table,
+    "gallery_scale": gallery_scale_table,
+    "gallery_index_costs": gallery_index_costs,
     "autoencoders": autoencoders_table,
     "datasets": datasets_table,
     "data_loading": data_loading_table,

@@ -16,6 +16,7 @@ path from the client.
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -40,16 +41,17 @@ def create_app(
     settings = settings or config.settings()
     if settings.write_token:
         check_token(settings.write_token, config.WRITE_TOKEN_VARIABLE)
+    galleries, waiting = (galleries, {}) if galleries is not None else open_galleries(settings)
     state = ServiceState(
-        settings,
-        galleries if galleries is not None else open_galleries(settings),
-        TenantRegistry.in_folder(settings.galleries_dir),
+        settings, galleries, TenantRegistry.in_folder(settings.galleries_dir), waiting
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         state.start()
+        opening = asyncio.create_task(state.open_waiting_galleries())
         yield
+        opening.cancel()
         await state.close()
 
     # /docs and /redoc with Swagger UI's and ReDoc's files served from here, not a CDN: the

@@ -27,8 +27,9 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 
+from aesearch_utils.errors import BackendUnavailableError
 from aesearch_utils.service.errors import ServiceError
-from aesearch_utils.service.state import ServiceState
+from aesearch_utils.service.state import ServiceState, WaitingGallery
 from aesearch_utils.store.gallery import Gallery
 from aesearch_utils.store.record import MAX_ID
 from aesearch_utils.store.tenants import ADMIN
@@ -50,7 +51,7 @@ class Caller:
     everything: bool = False
     """True when no token exists (the one-user service)."""
 
-    def can_read(self, gallery: Gallery) -> bool:
+    def can_read(self, gallery: Gallery | WaitingGallery) -> bool:
         return self.everything or gallery.visibility == "public" or gallery.owner == self.tenant
 
     def can_write(self, gallery: Gallery) -> bool:
@@ -90,6 +91,9 @@ def visible_names(state: ServiceState, who: Caller) -> list[str]:
 
 async def readable_gallery(name: str, state: State, who: CurrentCaller) -> Gallery:
     gallery = state.galleries.get(name)
+    waiting = state.waiting.get(name)
+    if waiting is not None and who.can_read(waiting):
+        raise BackendUnavailableError(f"the gallery {name!r} waits for its vectors' server")
     if gallery is None or not who.can_read(gallery):
         known = ", ".join(visible_names(state, who)) or "none"
         raise ServiceError(404, f"unknown gallery {name!r}; galleries you can search: {known}")

@@ -254,7 +254,7 @@ class Gallery:
                 }
             indexes = [
                 restore_index(self.index_kind, states[part], self.record.dim, "cosine",
-                              **meta["options"])
+                              **meta["options"] | self._search_options())
                 for part in INDEX_PARTS
             ]  # fmt: skip
         except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile,
@@ -278,6 +278,12 @@ class Gallery:
                 )
                 return None
         return indexes[0], indexes[1]
+
+    def _search_options(self) -> dict[str, int]:
+        """The setting of how widely an HNSW graph is searched (not saved with it)."""
+        if self.index_kind != "hnsw":
+            return {}
+        return {"ef_search": config.settings().gallery_ef_search}
 
     def checkpoint(self) -> None:
         """Save the embedded indexes beside the record, with its high-water mark, so that the
@@ -314,7 +320,7 @@ class Gallery:
         collection that lags the record (a crash between the two) or has another index type
         is refilled from it."""
         if not self.vectors_uri:
-            index = make_index(self.index_kind, self.record.dim, "cosine")
+            index = make_index(self.index_kind, self.record.dim, "cosine", **self._search_options())
             index.add(ids, vectors)
             return index
         collection = milvus_collection(self.path, self.id, part)

@@ -246,14 +246,24 @@ class HNSWIndex(_FaissIndex):
     def remove(self, ids: np.ndarray) -> None:
         import faiss
 
-        held = set(self._all_ids().tolist()) if len(ids) else set()
         with self._lock:
-            self._removed |= {int(item) for item in np.asarray(ids).ravel()} & held
+            self._removed |= {
+                item for item in np.asarray(ids).ravel().tolist() if self._holds(item)
+            }
             if self._removed:
                 removed = faiss.IDSelectorBatch(np.fromiter(self._removed, dtype=np.int64))
                 skip = faiss.IDSelectorNot(removed)
                 skip.referenced = removed  # the C++ selector points at it: keep it alive
                 self._skip = skip
+
+    def _holds(self, item: int) -> bool:
+        """Whether the graph has a node of id ``item`` (removed or not): asked one id at a time,
+        where a list of every id would cost a copy of a million of them per removal."""
+        try:
+            self._index.reconstruct(item)
+        except RuntimeError:
+            return False
+        return True
 
     def search(
         self, queries: np.ndarray, k: int, breadth: int | None = None

@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
 
+from aesearch_utils.errors import BackendUnavailableError
 from aesearch_utils.service.deps import CurrentCaller, State, visible_names
 from aesearch_utils.service.schemas import Health
 
@@ -27,6 +28,9 @@ async def page() -> FileResponse:
 )  # fmt: skip
 async def health(state: State, who: CurrentCaller) -> Health:
     """Ok when every gallery can be searched: with a Milvus server, it answered just now."""
+    if state.waiting:
+        waiting = ", ".join(state.waiting)
+        raise BackendUnavailableError(f"galleries wait for their vectors' server: {waiting}")
     for gallery in list(state.galleries.values()):
         await asyncio.to_thread(gallery.check_reachable)  # raises: the 503 handler answers
     return Health(status="ok", galleries=len(visible_names(state, who)))
