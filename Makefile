@@ -56,6 +56,7 @@ bench: $(INSTALLED)
 	$(BIN)/python benchmarks/pipeline_reopen.py
 	$(BIN)/python benchmarks/service_load.py
 	$(BIN)/python benchmarks/store_scale.py
+	$(BIN)/python benchmarks/gallery_scale.py
 
 # The search service on 127.0.0.1:8000 (builds the mnist-best gallery on first use).
 serve: $(INSTALLED)

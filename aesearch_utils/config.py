@@ -79,7 +79,7 @@ HEADLESS_VARIABLE = "AESEARCH_HEADLESS"
 WRITE_TOKEN_VARIABLE = "AESEARCH_WRITE_TOKEN"
 
 GALLERY_INDEXES = ("auto", "exact", "hnsw", "ivf")
-GALLERY_EF_SEARCH = 64
+GALLERY_EF_SEARCH = 32
 """The smallest ``efSearch`` whose recall@10 reached 0.95 on a million-image gallery's choice
 queries (results/gallery_scale.json, ``chosen_ef_search``; a test holds the two equal)."""
 MIN_TOKEN_LENGTH = 16

@@ -167,11 +167,12 @@ def precision(items, found: np.ndarray, query_labels: np.ndarray) -> float:
 
 
 def timed_search(index, queries: np.ndarray, expansion: tuple[int, float], breadth: int | None):
-    """One query at a time, as the gallery searches: expansion, then the top 10."""
+    """One query at a time, as the gallery searches: expansion, then the top 10, both searches
+    with ``breadth``."""
     latencies, found = [], []
     for query in queries:
         begin = time.perf_counter()
-        expanded = expanded_queries(index, query[None], *expansion)
+        expanded = expanded_queries(index, query[None], *expansion, breadth)
         ids, _ = index.search(expanded, 10, breadth)
         latencies.append((time.perf_counter() - begin) * 1000)
         found.append(ids[0])

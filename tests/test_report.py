@@ -470,7 +470,7 @@ def test_the_gallery_scale_tables_read_their_results_file_and_judge_the_goals(tm
          "reopen_goal_s": 2.0, "queries": 1000,
          "growth": {"build_60000_s": 40.0, "added": 940000, "add_images_per_s": 1500,
                     "peak_rss_mib": 4000},
-         "disk_after": {"total_mib": 1800.0, "record_mib": 1300.0, "index_file_mib": 500.0},
+         "disk": {"total_mib": 1800.0, "record_mib": 1300.0, "index_file_mib": 500.0},
          "by_size": [size(10000, 0.3, 0.2, 1.0), size(1000000, 30.0, 1.0, 0.97)],
          "reopen": {"hnsw_saved": opened(1.2) | {"recall_at_10": 0.98},
                     "exact_from_record": opened(14.0), "exact_saved": opened(0.9)}},

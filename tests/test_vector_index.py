@@ -1,6 +1,8 @@
 """The one vector index interface: every kind held in memory keeps ids, forgets removed ones,
 reads vectors back, saves and restores; the gallery searches the kind its setting names."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -8,6 +10,7 @@ from aesearch_utils import config
 from aesearch_utils.errors import CorruptDataError, InvalidInputError, UnknownNameError
 from aesearch_utils.search import PixelEncoder, SearchPipeline
 from aesearch_utils.search.neighbours import nearest_neighbours, unit_vectors
+from aesearch_utils.search.reranking import expanded_queries
 from aesearch_utils.search.vector_index import INDEX_KINDS, HNSWIndex, make_index, restore_index
 from aesearch_utils.store import Gallery
 from aesearch_utils.store.gallery import APPROXIMATE_FROM, gallery_index_kind
@@ -141,3 +144,23 @@ def test_a_gallery_on_an_hnsw_graph_adds_deletes_and_rebuilds(tmp_path, monkeypa
     assert gallery._index.count() == gallery._index._index.ntotal == len(gallery) == 299
     assert (gallery.search(images[1:40], 5).ids[:, 0] == before[:, 0]).all()
     gallery.close()
+
+
+def test_the_galleries_default_ef_search_is_what_the_million_image_benchmark_chose():
+    measured = json.loads(
+        (config.project_root() / "results" / "gallery_scale.json").read_text(encoding="utf-8")
+    )
+    assert measured["chosen_ef_search"] == config.GALLERY_EF_SEARCH
+    assert config.settings().gallery_ef_search == config.GALLERY_EF_SEARCH
+
+
+def test_query_expansion_searches_with_the_breadth_it_is_given():
+    """The benchmark's efSearch sweep once widened only the second of the two searches."""
+    index, breadths = filled("hnsw"), []
+    search = index.search
+    index.search = lambda queries, k, breadth=None: (
+        breadths.append(breadth) or search(queries, k, breadth)
+    )
+    expanded_queries(index, QUERIES, 5, breadth=40)
+    expanded_queries(index, QUERIES, 5)
+    assert breadths == [40, None]

@@ -771,7 +771,7 @@ def gallery_scale_table(results_dir: Path) -> str:
         f"reopening {measured['size']:,} images", "Gallery.open", "peak memory",
         "Gallery.search_vectors: p50 / p99", "recall@10 vs exact",
     ]  # fmt: skip
-    growth, disk = measured["growth"], measured["disk_after"]
+    growth, disk = measured["growth"], measured["disk"]
     largest = measured["by_size"][-1]
     hnsw = next(s for s in largest["hnsw"] if s["ef_search"] == chosen)
     saved = measured["reopen"]["hnsw_saved"]
@@ -792,15 +792,15 @@ def gallery_scale_table(results_dir: Path) -> str:
         f"Built: the {measured['pipeline']} gallery of 60,000 images in "
         f"{growth['build_60000_s']:.0f} s, then {growth['added']:,} changed copies added at "
         f"{growth['add_images_per_s']:,} images/s (encoding, augmentation, the record and "
-        f"both HNSW graphs); peak memory {growth['peak_rss_mib']:,} MiB; on disk "
+        f"both HNSW graphs); peak memory {growth['peak_rss_mib']:,} MiB; on disk with both graphs saved: "
         f"{disk['total_mib']:,.0f} MiB (record {disk['record_mib']:,.0f} MiB, index file "
         f"{disk['index_file_mib']:,.0f} MiB)."
     )
     return (
         markdown_table(header, rows)
-        + "\n\n"
+        + "\n"
         + markdown_table(reopen_header, reopen_rows)
-        + f"\n\n{built}\n\n{goals}\n\n{machine_line(measured['machine'])}\n"
+        + f"\n{built}\n\n{goals}\n\n{machine_line(measured['machine'])}\n"
     )
 
 

@@ -75,15 +75,16 @@ def database_side_augmentation(
 
 
 def expanded_queries(
-    index: VectorIndex, queries: np.ndarray, k: int, alpha: float = 3.0
+    index: VectorIndex, queries: np.ndarray, k: int, alpha: float = 3.0, breadth: int | None = None
 ) -> np.ndarray:
     """Alpha query expansion: each query (made a unit vector) averaged with its ``k`` nearest
     vectors in ``index`` (a cosine index), weighted by ``similarity ** alpha``; unit vectors.
+    ``breadth``: an approximate index's search breadth for this search (its own by default).
 
     For a gallery's new items this is database-side augmentation against the items already
     there: the same weighted mean, with the item as the query.
     """
     queries = unit_vectors(np.asarray(queries, dtype=np.float32))
     _check(k, alpha, index.count() + 1)
-    ids, distances = index.search(queries, k)
+    ids, distances = index.search(queries, k, breadth)
     return _weighted_means(queries, index.vectors_of(ids), 1 - distances, alpha)
