@@ -792,9 +792,9 @@ def gallery_scale_table(results_dir: Path) -> str:
         f"Built: the {measured['pipeline']} gallery of 60,000 images in "
         f"{growth['build_60000_s']:.0f} s, then {growth['added']:,} changed copies added at "
         f"{growth['add_images_per_s']:,} images/s (encoding, augmentation, the record and "
-        f"both HNSW graphs); peak memory {growth['peak_rss_mib']:,} MiB; on disk with both graphs saved: "
-        f"{disk['total_mib']:,.0f} MiB (record {disk['record_mib']:,.0f} MiB, index file "
-        f"{disk['index_file_mib']:,.0f} MiB)."
+        f"both HNSW graphs); peak memory {growth['peak_rss_mib']:,} MiB; on disk with both "
+        f"graphs saved: {disk['total_mib']:,.0f} MiB (record {disk['record_mib']:,.0f} MiB, "
+        f"index file {disk['index_file_mib']:,.0f} MiB)."
     )
     return (
         markdown_table(header, rows)
