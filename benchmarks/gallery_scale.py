@@ -3,8 +3,8 @@
 Usage: ``python benchmarks/gallery_scale.py [--size 1000000] [--sizes 10000 100000 1000000]
 [--queries 1000] [--folder DIR] [--output results/gallery_scale.json]``
 
-Synthetic gaussian vectors are the worst case of any approximate index (FAISS's HNSW found 10 %
-of the true top 10 of a million of them at efSearch 64), so this measures real ones: the
+Synthetic gaussian vectors are the worst case of any approximate index (see
+results/search_speed.json), so this measures real ones: the
 registered ``mnist-best`` gallery, built through the gallery API as a user grows one. The
 60,000 MNIST training images first (``build_registered_gallery``: the pipeline's encoder,
 whitening and re-ranking), then the same images under random changes

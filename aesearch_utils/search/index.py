@@ -211,9 +211,8 @@ class ImageIndex:
                 f"got {encoder.name} ({encoder.output_dim}-D): load it with the same encoder"
             )
         kind, options, metric = meta["index_kind"], meta["index_options"], meta["metric"]
-        if not state:
-            vector_index: str | VectorIndex = kind
-        else:
+        vector_index: str | VectorIndex = kind  # built over the vectors, unless its state was saved
+        if state:
             try:
                 vector_index = restore_index(kind, state, vectors.shape[1], metric, **options)
             except CorruptDataError as error:
@@ -223,7 +222,8 @@ class ImageIndex:
                     f"{path}: the saved {kind} index holds {vector_index.count()} vectors, the "
                     f"gallery {len(vectors)}: build the index again"
                 )
+            options = {}  # the restored index has them
         return cls(
             vectors, labels, encoder, tuple(meta["image_shape"]), metric, vector_index, ids,
-            **(options if not state else {}),
+            **options,
         )  # fmt: skip

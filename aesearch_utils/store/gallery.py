@@ -294,10 +294,11 @@ class Gallery:
             return
         with self._lock.writing():  # no change between the mark and the indexes' states
             self._check_open()
-            self._forget_stale()
             self._save_indexes()
 
     def _save_indexes(self) -> None:
+        """Write ``index.npz`` (the caller holds the write lock)."""
+        self._forget_stale()  # what a failed removal left in the indexes is not saved
         meta = {
             "format": INDEX_FILE_FORMAT,
             "kind": self.index_kind,
@@ -443,7 +444,6 @@ class Gallery:
                 return
             if save and not self.vectors_uri:
                 try:
-                    self._forget_stale()
                     self._save_indexes()
                 except Exception as error:  # the record has everything: a reopen rebuilds
                     warnings.warn(

@@ -2,9 +2,9 @@
 
 ``exact`` (:class:`FlatIndex`)
     Brute force over every vector (``IndexFlat``): blocks of queries against
-    the whole index by matrix products, the ``k`` best kept in a heap. At a
-    million 128-D vectors one query took 59 ms on 2 cores: memory bandwidth,
-    the limit of any exact search.
+    the whole index by matrix products, the ``k`` best kept in a heap. One
+    query reads every stored vector, so its time grows with the index
+    (results/store_scale.json, results/gallery_scale.json).
 ``hnsw`` (:class:`HNSWIndex`)
     FAISS's HNSW graph (Malkov and Yashunin, 2016): a query walks a graph of
     near neighbours from a coarse layer to the fine one and examines
@@ -14,7 +14,7 @@ Both wrap the index in ``IndexIDMap2``, which maps the caller's ids to FAISS's
 rows and reconstructs stored vectors by id. FAISS's HNSW cannot delete a
 node (its graph links would dangle), so a removed id stays in the graph as a
 waypoint and every search skips it (an ``IDSelector``); :meth:`HNSWIndex.state`
-keeps the removed ids with the graph. A gallery with many removals is rebuilt.
+keeps the removed ids with the graph, and ``Gallery.rebuild`` makes a new graph without them.
 
 An exact search of many queries is kept in the array cache, keyed by the
 index's history of changes (what was added and removed, in order), so a
