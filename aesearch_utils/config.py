@@ -32,7 +32,10 @@ How the service runs (see :mod:`aesearch_utils.service`):
 
 ``AESEARCH_VECTORS_URI``
     Empty: the searched vectors live in the service's memory (FAISS); else a
-    Milvus URI (see :mod:`aesearch_utils.search.vector_index.milvus`).
+    Milvus URI (see :mod:`aesearch_utils.search.vector_index.milvus`). A gallery
+    built with a server's URI (not a Milvus Lite ``.db`` file) keeps its whole record
+    there, and any number of service processes serve it (see
+    :mod:`aesearch_utils.store.milvus_record`).
 ``AESEARCH_GALLERY_INDEX``
     How a gallery searches its vectors: ``exact``, ``hnsw`` (approximate), ``ivf`` (Milvus's
     ``IVF_FLAT``, with a Milvus URI only) or ``auto`` (the default: exact below

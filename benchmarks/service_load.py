@@ -4,10 +4,14 @@ Usage: ``python benchmarks/service_load.py [--gallery mnist-best] [--seconds 60]
 [--output results/service_load.json]``
 
 Starts ``aesearch serve`` on 127.0.0.1 (free ports) over the gallery (built
-first if missing) and runs three loads, each for ``--seconds``: 32 clients
+first if missing) and runs five loads, each for ``--seconds``: 32 clients
 on one service process (the goal: p99 <= 250 ms and >= 350 searches/s, no
-error), 128 clients on one process, and 32 clients on two processes over the
-same gallery folder (each client keeps to one of them). A client uploads a
+error), 128 clients on one process, 32 clients on two processes over the
+same gallery folder (each client keeps to one of them), and 32 clients on two
+processes that serve one gallery whose record is in a Milvus server (the
+tests' server, started here on 127.0.0.1, with the gallery built into it), at
+the server's default time tick and at the tests' shorter one: a search there
+reads "Strong", so it waits for the server's next tick. A client uploads a
 test image, waits for the answer, and sends the next: searches per second,
 latency percentiles, errors, and the load generator's own CPU time per
 search (it shares the machine's cores with the server). After each load the
@@ -17,10 +21,10 @@ searches the same gallery in-process, one image at a time (decoded PNG in,
 top 10 out): the rate the service is compared with.
 
 The loads only ever target 127.0.0.1, and stop by themselves when the time is
-up. The two processes only read, and each serves its own copy of the gallery
-folder (a gallery folder is open in one process at a time: see
-``store/locking.py``), so this measures what a second process buys on these
-cores, not a way to run two writers over one embedded gallery.
+up. The two processes over an embedded gallery only read, and each serves its
+own copy of the gallery folder (a gallery folder is open in one process at a
+time: see ``store/locking.py``), so that load measures what a second process
+buys on these cores; the two over Milvus serve one gallery, as replicas do.
 """
 
 from __future__ import annotations
@@ -52,8 +56,19 @@ from aesearch_utils.service.server import free_port
 from aesearch_utils.service.uploads import decode_upload
 from aesearch_utils.store.gallery import Gallery, build_registered_gallery
 
+sys.path.insert(0, str(config.project_root() / "tests"))
+from milvus_server import DEFAULT_TICK_MS, TICK_MS, milvus_server  # the tests' server
+
 GOALS = {"errors": 0, "latency_p99_ms_at_most": 250, "searches_per_s_at_least": 350}
-LOADS = (("32 clients", 32, 1), ("128 clients", 128, 1), ("32 clients, 2 processes", 32, 2))
+LOADS = (
+    ("32 clients", 32, 1, None),
+    ("128 clients", 128, 1, None),
+    ("32 clients, 2 processes", 32, 2, None),
+    ("32 clients, 2 processes, one Milvus", 32, 2, DEFAULT_TICK_MS),
+    (f"32 clients, 2 processes, one Milvus, {TICK_MS} ms tick", 32, 2, TICK_MS),
+)
+"""Each load's name, clients, service processes, and the Milvus server's time tick in ms
+(``None``: the gallery is embedded)."""
 
 
 def png(image: np.ndarray) -> bytes:
@@ -82,14 +97,24 @@ def gallery_copies(stack: ExitStack, folder: Path, processes: int) -> list[Path]
     return folders
 
 
+def shared_galleries(stack: ExitStack, name: str, tick_ms: int) -> tuple[Path, str]:
+    """A galleries folder with the registered gallery ``name`` built into a Milvus server
+    started here (its time tick ``tick_ms``), and that server's URI."""
+    scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+    uri, _ = stack.enter_context(milvus_server("", scratch / "milvus", tick_ms))
+    build_registered_gallery(scratch / "galleries" / name, name, uri).close()
+    return scratch / "galleries", uri
+
+
 @contextmanager
-def service(galleries: Path):
+def service(galleries: Path, vectors_uri: str = ""):
     """``aesearch serve`` on a free port of 127.0.0.1, once it answers; its base URL."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "aesearch_utils.service.cli", "serve", "--port", str(port)],
-        env=os.environ | {"AESEARCH_GALLERIES_DIR": str(galleries)},
-    )
+        env=os.environ | {"AESEARCH_GALLERIES_DIR": str(galleries),
+                          "AESEARCH_VECTORS_URI": vectors_uri},
+    )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -254,18 +279,21 @@ def main() -> None:
     print(f"in-process: {in_process:.1f} searches/s", flush=True)
 
     runs = []
-    for name, clients, processes in LOADS[:1] if arguments.goal_only else LOADS:
+    for name, clients, processes, tick_ms in LOADS[:1] if arguments.goal_only else LOADS:
         with ExitStack() as stack:
-            bases = [
-                stack.enter_context(service(galleries))
-                for galleries in gallery_copies(stack, folder, processes)
-            ]
+            if tick_ms is None:
+                folders, uri = gallery_copies(stack, folder, processes), ""
+            else:  # every process serves the one gallery in Milvus
+                shared, uri = shared_galleries(stack, arguments.gallery, tick_ms)
+                folders = [shared] * processes
+            bases = [stack.enter_context(service(galleries, uri)) for galleries in folders]
             urls = [f"{base}/api/galleries/{arguments.gallery}/search?k=10" for base in bases]
             asyncio.run(load(urls, uploads, clients, 5))  # warm-up: the model traced per batch size
             before = [httpx.get(f"{base}/metrics").text for base in bases]
             measured = asyncio.run(load(urls, uploads, clients, arguments.seconds))
             run = {"name": name, "clients": clients, "processes": processes,
-                   "service": measured, **server_side(bases, before)}  # fmt: skip
+                   "milvus_tick_ms": tick_ms, "service": measured,
+                   **server_side(bases, before)}  # fmt: skip
         print(run, flush=True)
         runs.append(run)
     result = {

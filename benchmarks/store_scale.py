@@ -29,8 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -43,9 +41,10 @@ from aesearch_utils.search.vector_index import FlatIndex
 from aesearch_utils.search.vector_index.milvus import MilvusIndex
 from aesearch_utils.store.record import GalleryRecord
 
+sys.path.insert(0, str(config.project_root() / "tests"))
+from milvus_server import DEFAULT_TICK_MS, milvus_server  # the tests' server
+
 BATCH = 10_000
-DEFAULT_TICK_MS = 200
-"""The Milvus package's own time tick: the tests shorten it, a benchmark keeps it."""
 QUERIES = {"embedded": 200, "milvus_lite": 10, "milvus_server": 200}
 """Single queries timed per view: Milvus Lite 3 searches in pure Python, slowly at this size."""
 
@@ -155,24 +154,6 @@ def peak_rss_mib(pid: int) -> float:
     return int(peak.split()[1]) / 1024
 
 
-@contextmanager
-def milvus_server(uri: str, folder: Path) -> Iterator[tuple[str, int]]:
-    """``(uri, pid)``: the given server (pid 0: its memory is not ours to read), or the tests'
-    server started here with the package's default time tick."""
-    if uri:
-        yield uri, 0
-        return
-    sys.path.insert(0, str(config.project_root() / "tests"))
-    from milvus_server import MilvusTestServer
-
-    server = MilvusTestServer(folder, tick_ms=DEFAULT_TICK_MS)
-    server.start()
-    try:
-        yield server.uri, server.pid
-    finally:
-        server.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -190,7 +171,7 @@ def main() -> None:
         print(kind, result[kind], flush=True)
     with (
         tempfile.TemporaryDirectory() as folder,
-        milvus_server(arguments.milvus_uri, Path(folder) / "server") as (uri, pid),
+        milvus_server(arguments.milvus_uri, Path(folder) / "server", DEFAULT_TICK_MS) as (uri, pid),
     ):
         result["milvus_server"] = measure(
             "milvus_server", arguments.milvus_rows, arguments.dim, Path(folder), uri, pid

@@ -6,11 +6,13 @@ import gzip
 import io
 import os
 import pickle
+import sqlite3
 import subprocess
 import sys
 import tarfile
 import time
 import urllib.request
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import matplotlib
@@ -63,6 +65,19 @@ def write_cifar_batches(folder: Path, per_batch: int = 10) -> None:
         (folder / name).write_bytes(pickle.dumps(batch))
 
 
+def scribble_over_pages(database: Path, pages: Callable[[int], Iterable[int]]) -> None:
+    """Overwrite the first 16 bytes of some pages of a SQLite file (``pages(page_count)``), as a
+    failing disk would, once its write-ahead log is folded into it."""
+    with sqlite3.connect(database) as connection:
+        connection.execute("PRAGMA journal_mode=DELETE")
+        page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+        count = connection.execute("PRAGMA page_count").fetchone()[0]
+    data = bytearray(database.read_bytes())
+    for page in pages(count):
+        data[page * page_size : page * page_size + 16] = b"\xff" * 16
+    database.write_bytes(bytes(data))
+
+
 def png_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array.squeeze()).save(buffer, format="PNG")
@@ -99,10 +114,15 @@ def cache_dir(tmp_path: Path) -> Path:
     return tmp_path / "cache"
 
 
-def start_service(galleries: Path, port: int, timeout: float = 60) -> subprocess.Popen:
-    """``aesearch serve`` on 127.0.0.1:``port`` over the galleries in ``galleries``, once it
-    answers ``/api/health``; the caller kills it."""
-    environment = os.environ | {"AESEARCH_GALLERIES_DIR": str(galleries)}
+def start_service(
+    galleries: Path, port: int, timeout: float = 60, vectors_uri: str = ""
+) -> subprocess.Popen:
+    """``aesearch serve`` on 127.0.0.1:``port`` over the galleries in ``galleries`` (their
+    vectors at ``vectors_uri``), once it answers ``/api/health``; the caller kills it."""
+    environment = os.environ | {
+        "AESEARCH_GALLERIES_DIR": str(galleries),
+        "AESEARCH_VECTORS_URI": vectors_uri,
+    }
     server = subprocess.Popen(
         [sys.executable, "-m", "aesearch_utils.service.cli", "serve", "--port", str(port)],
         env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

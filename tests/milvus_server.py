@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from aesearch_utils.service.server import free_port
@@ -25,6 +27,9 @@ TICK_MS = 20
 """How often the proxy advances time (the package's default: 200 ms). A read that must see a
 write waits for the next tick, so the tests' thousands of rounds wait ten times less; the
 consistency rules they check are the same at any tick."""
+
+DEFAULT_TICK_MS = 200
+"""The package's own time tick, which the benchmarks keep."""
 
 SESSION_TTL_S = 5
 """How long the components' registrations outlive them (the package's default: 30 s)."""
@@ -100,3 +105,18 @@ class MilvusTestServer:
 
     def stop(self) -> None:
         self._server.stop()  # SIGTERM, one second, then SIGKILL
+
+
+@contextmanager
+def milvus_server(uri: str, folder: Path, tick_ms: int = TICK_MS) -> Iterator[tuple[str, int]]:
+    """``(uri, pid)``: the server at ``uri`` when one is given (pid 0: its memory is not ours to
+    read), else one started here with its data in ``folder``, stopped on leaving."""
+    if uri:
+        yield uri, 0
+        return
+    server = MilvusTestServer(folder, tick_ms=tick_ms)
+    server.start()
+    try:
+        yield server.uri, server.pid
+    finally:
+        server.stop()

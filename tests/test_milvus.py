@@ -15,6 +15,7 @@ from conftest import png_bytes
 from fastapi.testclient import TestClient
 
 from aesearch_utils import config
+from aesearch_utils.errors import BackendUnavailableError
 from aesearch_utils.search import PixelEncoder, SearchPipeline
 from aesearch_utils.search.vector_index import FlatIndex
 from aesearch_utils.search.vector_index.milvus import MilvusIndex
@@ -101,13 +102,19 @@ def test_a_copied_gallery_folder_has_collections_of_its_own(tmp_path, milvus_uri
     copied.remove()
 
 
+@pytest.mark.parametrize("record", ["sqlite", "milvus"])
 def test_a_milvus_server_that_dies_is_a_503_at_once_and_the_service_recovers(
-    tmp_path, milvus_server
+    tmp_path, milvus_server, record
 ):
-    """With Milvus killed, every search answered a plain-text 500 while /api/health said ok."""
-    gallery = embedded_gallery(tmp_path)
-    gallery.close()
-    gallery = Gallery.open(gallery.path, vectors_uri=milvus_server.uri)
+    """With Milvus killed, every search answered a plain-text 500 while /api/health said ok;
+    the same holds for a gallery whose whole record is in Milvus."""
+    if record == "sqlite":
+        gallery = embedded_gallery(tmp_path)
+        gallery.close()
+        gallery = Gallery.open(gallery.path, vectors_uri=milvus_server.uri)
+    else:
+        gallery = Gallery.build(tmp_path / "toy", SearchPipeline(PixelEncoder((6, 6, 1))),
+                                IMAGES, LABELS, vectors_uri=milvus_server.uri)  # fmt: skip
     settings = replace(config.settings(), galleries_dir=tmp_path)
     toy = f"/api/galleries/{gallery.name}"
     with TestClient(create_app(settings, {gallery.name: gallery})) as client:
@@ -135,7 +142,6 @@ def test_a_milvus_server_that_dies_is_a_503_at_once_and_the_service_recovers(
             assert reply.status_code == 503, (address, reply.text)
             assert "does not answer" in reply.json()["error"]
             assert reply.headers["retry-after"]
-        assert len(gallery) == 400 and gallery.record.count() == 400  # nothing changed
 
         milvus_server.start()
         deadline = time.monotonic() + 60
@@ -144,6 +150,7 @@ def test_a_milvus_server_that_dies_is_a_503_at_once_and_the_service_recovers(
             time.sleep(0.5)
         reply = client.post(f"{toy}/search?k=3", files=query)
         assert reply.status_code == 200 and reply.json() == before.json()
+        assert len(gallery) == 400 and gallery.record.count() == 400  # nothing changed
     gallery.remove()
 
 
@@ -182,10 +189,42 @@ def test_a_change_of_index_setting_refills_the_collections(tmp_path, milvus_uri,
     remote.close()
     monkeypatch.setenv("AESEARCH_GALLERY_INDEX", "exact")
     remote = Gallery.open(folder, vectors_uri=milvus_uri)
-    assert remote._index.held_index_type == remote._base_index.held_index_type == "FLAT"
+    assert remote._index.held_index_type == remote._base_index().held_index_type == "FLAT"
     assert remote._index.count() == 400
     np.testing.assert_array_equal(remote.search(IMAGES[:10], 5).ids, expected)
     remote.remove()
+
+
+def test_a_rebuild_that_fails_midway_is_refilled_before_anything_is_served(
+    tmp_path, milvus_uri, monkeypatch
+):
+    """The record holds the rebuilt vectors once its transaction commits; a server that failed
+    after taking half of them left a half-filled collection that searches answered from."""
+    built = embedded_gallery(tmp_path)
+    built.close()
+    remote = Gallery.open(built.path, vectors_uri=milvus_uri)
+    new = RNG.integers(0, 256, (20, 6, 6, 1), dtype=np.uint8)  # no ties with the gallery's
+    added = remote.add(new, [0] * 20)
+    queries = np.concatenate([new, IMAGES[:20]])
+    real_add = MilvusIndex.add
+
+    def fails_midway(index, ids, vectors):
+        real_add(index, ids[: len(ids) // 2], vectors[: len(ids) // 2])
+        raise BackendUnavailableError("the vectors server is down")
+
+    monkeypatch.setattr(MilvusIndex, "add", fails_midway)
+    with pytest.raises(BackendUnavailableError):
+        remote.rebuild()
+    with pytest.raises(BackendUnavailableError):
+        remote.search(IMAGES[:5], 10)  # still down: an error, never half the gallery
+    monkeypatch.undo()
+    found = remote.search(queries, 10)  # refilled first
+    assert remote._index.count() == remote._base_index().count() == 420
+    remote.close()
+    embedded = Gallery.open(built.path)  # the record's vectors, searched in FAISS
+    np.testing.assert_array_equal(found.ids, embedded.search(queries, 10).ids)
+    np.testing.assert_array_equal(found.ids[:20, 0], added)
+    embedded.close()
 
 
 def test_a_service_started_before_its_milvus_server_serves_once_the_server_is_up(

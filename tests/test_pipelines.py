@@ -98,8 +98,14 @@ def test_query_expansion_moves_the_query_towards_its_results():
     )
     with pytest.raises(InvalidInputError, match="alpha"):
         expanded_queries(index, query, 2, alpha=-1)
-    with pytest.raises(InvalidInputError, match="k must be between 1 and 50"):
-        expanded_queries(index, query, 51)
+    with pytest.raises(InvalidInputError, match="k must be at least 1"):
+        expanded_queries(index, query, 0)
+    # a k above the index's size: every vector, the missing neighbours adding nothing
+    np.testing.assert_allclose(
+        expanded_queries(index, query, 60, alpha=0.0),
+        unit_vectors(unit_vectors(query) + gallery.sum(0)),
+        atol=1e-5,
+    )
 
 
 def test_search_pipeline_finds_the_same_cluster_and_reranking_helps_on_noisy_data():

@@ -461,7 +461,8 @@ def test_the_gallery_scale_tables_read_their_results_file_and_judge_the_goals(tm
 
     def opened(seconds):
         return {"open_s": seconds, "index": "hnsw", "items": 1000000, "peak_rss_mib": 2100.0,
-                "query_p50_ms": 1.5, "query_p99_ms": 3.0}  # fmt: skip
+                "query_p50_ms": 1.5, "query_p99_ms": 3.0, "integrity_checked_s": 6.0,
+                "first_add_s": 0.75}  # fmt: skip
 
     write_json(
         tmp_path / "gallery_scale.json",
@@ -470,14 +471,18 @@ def test_the_gallery_scale_tables_read_their_results_file_and_judge_the_goals(tm
          "reopen_goal_s": 2.0, "queries": 1000,
          "growth": {"build_60000_s": 40.0, "added": 940000, "add_images_per_s": 1500,
                     "peak_rss_mib": 4000},
-         "disk": {"total_mib": 1800.0, "record_mib": 1300.0, "index_file_mib": 500.0},
+         "disk": {"total_mib": 1800.0, "record_mib": 1300.0, "checkpoint_mib": 500.0},
          "by_size": [size(10000, 0.3, 0.2, 1.0), size(1000000, 30.0, 1.0, 0.97)],
          "reopen": {"hnsw_saved": opened(1.2) | {"recall_at_10": 0.98},
                     "exact_from_record": opened(14.0), "exact_saved": opened(0.9)}},
     )  # fmt: skip
     table = report.gallery_scale_table(tmp_path)
     assert "| 1,000,000 | 30.00 / 60.00 ms | 2.00 / 1.00 ms | 0.970 | 0.9700 / 0.9600 |" in table
-    assert "| HNSW, read from index.npz | 1.20 s | 2,100 MiB | 1.50 / 3.00 ms | 0.980 |" in table
+    assert (
+        "| HNSW, read from its checkpoint | 1.20 s | 2,100 MiB | 1.50 / 3.00 ms | 0.980 | 6.0 s "
+        "| 0.75 s |" in table
+    )
+    assert "(record 1,300 MiB, checkpoint 500 MiB)" in table
     assert "p50 at most 2 ms, met (2.00 ms, against 30.0 ms exact)" in table
     assert "at least 0.95, met (0.970); reopening in at most 2 s, met (1.20 s)" in table
     assert "940,000 changed copies added at 1,500 images/s" in table

@@ -1,6 +1,7 @@
 """What the service acknowledged survives ``kill -9``: a client adds images in a loop, the server
 process is killed with SIGKILL and restarted, and every acknowledged image is there, found first
-by a search with itself. The server listens on 127.0.0.1 only; every loop is bounded in time."""
+by a search with itself; with the record in SQLite, and in a Milvus server. The server listens on
+127.0.0.1 only; every loop is bounded in time."""
 
 import os
 import signal
@@ -9,6 +10,7 @@ import time
 
 import httpx
 import numpy as np
+import pytest
 from conftest import png_bytes, start_service
 
 from aesearch_utils.search import PixelEncoder, SearchPipeline
@@ -18,14 +20,19 @@ from aesearch_utils.store import Gallery
 RNG = np.random.default_rng(2)
 
 
-def test_acknowledged_additions_survive_kill_9_of_the_server(tmp_path):
+@pytest.mark.parametrize("record", ["sqlite", "milvus"])
+def test_acknowledged_additions_survive_kill_9_of_the_server(tmp_path, request, record):
+    vectors_uri = request.getfixturevalue("milvus_uri") if record == "milvus" else ""
     images = RNG.integers(0, 256, (300, 6, 6, 1), dtype=np.uint8)
     images[:, [0, -1], :] = images[:, :, [0, -1]] = 0  # dark borders: never inverted
     pipeline = SearchPipeline(PixelEncoder((6, 6, 1)), whiten_dims=16, expansion_k=3)
-    Gallery.build(tmp_path / "galleries" / "toy", pipeline, images, np.arange(300) % 3).close()
+    galleries = tmp_path / "galleries"
+    Gallery.build(
+        galleries / "toy", pipeline, images, np.arange(300) % 3, vectors_uri=vectors_uri or None
+    ).close()
     port = free_port()
     url = f"http://127.0.0.1:{port}/api/galleries/toy"
-    server = start_service(tmp_path / "galleries", port)
+    server = start_service(galleries, port, vectors_uri=vectors_uri)
     acknowledged: dict[int, np.ndarray] = {}
     stop = threading.Event()
 
@@ -56,7 +63,7 @@ def test_acknowledged_additions_survive_kill_9_of_the_server(tmp_path):
         stop.set()
         adder.join(10)
         assert len(acknowledged) >= 20
-        server = start_service(tmp_path / "galleries", port)
+        server = start_service(galleries, port, vectors_uri=vectors_uri)
         with httpx.Client(timeout=10) as client:
             count = client.get(f"http://127.0.0.1:{port}/api/galleries").json()[0]["items"]
             assert count >= 300 + len(acknowledged)
@@ -68,3 +75,5 @@ def test_acknowledged_additions_survive_kill_9_of_the_server(tmp_path):
     finally:
         server.kill()
         server.wait(10)
+        if vectors_uri:
+            Gallery.open(galleries / "toy", vectors_uri).remove()

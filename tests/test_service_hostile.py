@@ -4,13 +4,12 @@ slow clients and abandoned uploads."""
 
 import logging
 import socket
-import sqlite3
 import time
 from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import write_image_tree
+from conftest import scribble_over_pages, write_image_tree
 from fastapi.testclient import TestClient
 from test_service_api import IMAGES, LABELS, png
 
@@ -116,15 +115,8 @@ def test_damaged_gallery_files_are_errors_that_name_the_file(tmp_path):
 
 def test_a_record_with_a_broken_b_tree_is_not_served(digits, tmp_path):
     digits.close()
-    record = digits.path / "record.sqlite"
-    with sqlite3.connect(record) as connection:
-        connection.execute("PRAGMA journal_mode=DELETE")
-        page_size = connection.execute("PRAGMA page_size").fetchone()[0]
-        pages = connection.execute("PRAGMA page_count").fetchone()[0]
-    data = bytearray(record.read_bytes())
-    for page in range(2, pages, 7):  # scribble over some of the table's interior pages
-        data[page * page_size : page * page_size + 16] = b"\xff" * 16
-    record.write_bytes(bytes(data))
+    # some of the table's interior pages
+    scribble_over_pages(digits.path / "record.sqlite", lambda count: range(2, count, 7))
     with pytest.raises(CorruptDataError, match=r"record\.sqlite"):
         Gallery.open(digits.path)
 

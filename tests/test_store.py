@@ -9,10 +9,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from conftest import scribble_over_pages
 
-from aesearch_utils.errors import BackendUnavailableError, DataNotFoundError, InvalidInputError
+from aesearch_utils.errors import (
+    BackendUnavailableError,
+    CorruptDataError,
+    DataNotFoundError,
+    InvalidInputError,
+)
+from aesearch_utils.io import current_snapshot
 from aesearch_utils.search import PixelEncoder, SearchPipeline
 from aesearch_utils.store import Gallery
+from aesearch_utils.store import gallery as gallery_module
 from aesearch_utils.store.locking import FolderInUseError
 from aesearch_utils.store.record import GalleryRecord
 
@@ -94,7 +102,7 @@ def test_a_failing_view_rolls_the_record_back(gallery, monkeypatch):
     def broken(ids, vectors):
         raise RuntimeError("view down")
 
-    monkeypatch.setattr(gallery._base_index, "add", broken)
+    monkeypatch.setattr(gallery._base_index(), "add", broken)
     with pytest.raises(RuntimeError, match="view down"):
         gallery.add(IMAGES[:2])
     assert len(gallery) == gallery.record.count() == gallery._index.count() == 300
@@ -120,6 +128,25 @@ def test_building_refuses_an_existing_folder_and_opening_a_missing_one(tmp_path,
         Gallery.build(tmp_path / "toy", pipeline(), IMAGES)
     with pytest.raises(DataNotFoundError, match="no gallery at"):
         Gallery.open(tmp_path / "nowhere")
+
+
+def test_a_build_whose_folder_another_process_made_meanwhile_leaves_that_one(tmp_path, monkeypatch):
+    """Two services started at once over an empty folder each build the default gallery."""
+    target, real_write = tmp_path / "shared", gallery_module.write_json
+
+    def another_build_finishes_first(path, data):
+        real_write(path, data)
+        if not target.exists() and path.parent.name.startswith(".building-shared-"):
+            monkeypatch.setattr(gallery_module, "write_json", real_write)
+            Gallery.build(target, pipeline(), IMAGES[:50], LABELS[:50]).close()
+
+    monkeypatch.setattr(gallery_module, "write_json", another_build_finishes_first)
+    with pytest.raises(InvalidInputError, match="already exists"):
+        Gallery.build(target, pipeline(), IMAGES, LABELS)
+    assert [path.name for path in tmp_path.iterdir()] == ["shared"]  # nothing half-built left
+    survivor = Gallery.open(target)
+    assert len(survivor) == 50
+    survivor.close()
 
 
 def test_an_interrupted_transaction_leaves_the_last_good_state(tmp_path, gallery):
@@ -213,7 +240,7 @@ def test_an_addition_that_fails_midway_leaves_nothing_and_is_never_returned(gall
     def down(*arguments):
         raise BackendUnavailableError("the vectors server is down")
 
-    monkeypatch.setattr(gallery._base_index, "add", down)
+    monkeypatch.setattr(gallery._base_index(), "add", down)
     monkeypatch.setattr(gallery._index, "remove", down)
     new = RNG.integers(0, 256, (1, 6, 6, 1), dtype=np.uint8)
     with pytest.raises(BackendUnavailableError):
@@ -247,50 +274,121 @@ def test_a_reopen_reads_the_saved_index_and_replays_only_later_changes(tmp_path,
     added = built.add(new, [1, 2])  # after the build's checkpoint: in the record only
     built.delete([5, int(added[1])])
     expected = built.search(IMAGES[:40], 10).ids
-    # what a process killed now leaves: the file of the build, the record of everything since
+    # what a process killed now leaves: the checkpoint of the build, the record of everything
     crashed = tmp_path / "crashed"
     shutil.copytree(built.path, crashed, ignore=shutil.ignore_patterns("open.lock"))
     built.close()
 
     reads = reads_of_every_item(monkeypatch)
-    for folder in (crashed, built.path):  # replayed; then the file close() saved
+    for folder in (crashed, built.path):  # replayed; then the checkpoint close() saved
         reopened = Gallery.open(folder)
         np.testing.assert_array_equal(reopened.search(IMAGES[:40], 10).ids, expected)
-        assert reopened._index.count() == reopened._base_index.count() == len(reopened) == 300
+        assert reopened._base is None  # searching never needs the vectors before augmentation
+        assert reopened.label(5) is None and reopened.label(int(added[0])) == 1
+        assert reopened._index.count() == reopened._base_index().count() == len(reopened) == 300
         assert reopened.search(new[:1], 1).ids[0, 0] == added[0]
         reopened.close()
-    assert reads == [300, 302]  # never the whole record
+    assert reads == [300, 300, 302, 302]  # never the whole record
 
 
-def test_an_unreadable_or_foreign_index_file_is_rebuilt_from_the_record_with_a_warning(
+def test_an_addition_after_a_reopen_matches_one_without(tmp_path, gallery):
+    """The base index read at the first change gives new items the augmentation they get in
+    a gallery that never closed."""
+    new = RNG.integers(0, 256, (3, 6, 6, 1), dtype=np.uint8)
+    copy = tmp_path / "copy"
+    gallery.close()
+    shutil.copytree(gallery.path, copy, ignore=shutil.ignore_patterns("open.lock"))
+    never_closed = Gallery.open(copy)
+    never_closed._base_index()
+    reopened = Gallery.open(gallery.path)
+    for one in (never_closed, reopened):
+        one.add(new, [0, 1, 2])
+    np.testing.assert_allclose(
+        reopened._index.vectors_of(np.arange(300, 303)),
+        never_closed._index.vectors_of(np.arange(300, 303)),
+        atol=1e-6,
+    )
+    never_closed.close()
+    reopened.close()
+
+
+def test_a_close_without_changes_leaves_the_checkpoint_alone(tmp_path, gallery):
+    gallery.close()
+    snapshot = current_snapshot(gallery.path / "index")
+    reopened = Gallery.open(gallery.path)
+    reopened.search(IMAGES[:3], 3)
+    reopened.close()
+    assert current_snapshot(gallery.path / "index") == snapshot
+    reopened = Gallery.open(gallery.path)
+    reopened.add(IMAGES[:1], [0])
+    reopened.close()
+    assert current_snapshot(gallery.path / "index") != snapshot
+
+
+def test_an_unreadable_or_foreign_checkpoint_is_rebuilt_from_the_record_with_a_warning(
     tmp_path, monkeypatch, gallery
 ):
     expected = gallery.search(IMAGES[:20], 10).ids
     other = Gallery.build(tmp_path / "other", pipeline(), IMAGES[::-1], LABELS)
     other.close()
     gallery.close()
-    index_file = gallery.path / "index.npz"
+    checkpoint = gallery.path / "index"
+
+    def cut(name: str) -> None:
+        file = current_snapshot(checkpoint) / name
+        file.write_bytes(file.read_bytes()[:100])
+
     reads = reads_of_every_item(monkeypatch)
-    for damage, message in [
-        (lambda: index_file.write_bytes(index_file.read_bytes()[:5000]), "cannot be read"),
-        (lambda: shutil.copy(other.path / "index.npz", index_file), "another gallery"),
-    ]:
+    for damage, message, read in [
+        (lambda: cut("vectors.faiss.npy"), "cannot be read", [300, 0]),
+        (lambda: cut("items.npy"), "cannot be read", [0]),
+        (lambda: (checkpoint / "CURRENT").write_text("elsewhere"), "cannot be read", [0]),
+        (lambda: shutil.copytree(other.path / "index", checkpoint, dirs_exist_ok=True),
+         "another gallery", [0]),
+    ]:  # fmt: skip
+        reads.clear()
         damage()
         with pytest.warns(UserWarning, match=message):
             reopened = Gallery.open(gallery.path)
         np.testing.assert_array_equal(reopened.search(IMAGES[:20], 10).ids, expected)
-        reopened.close()  # saves a good file again
-    assert reads == [0, 0]
+        reopened.close()  # saves a good checkpoint again
+        assert reads == read
+
+    cut("base.faiss.npy")  # read at the first change: rebuilt then
+    reopened = Gallery.open(gallery.path)
+    with pytest.warns(UserWarning, match="cannot be read"):
+        added = reopened.add(IMAGES[:1], [0])
+    assert reopened.search(IMAGES[:1], 1).ids[0, 0] in (0, added[0])
+    reopened.close()
 
 
-def test_another_index_kind_or_a_rebuild_never_reads_a_saved_file(tmp_path, monkeypatch, gallery):
+def test_another_index_kind_or_a_rebuild_never_reads_a_saved_checkpoint(
+    tmp_path, monkeypatch, gallery
+):
     gallery.close()
     monkeypatch.setenv("AESEARCH_GALLERY_INDEX", "hnsw")
     reads = reads_of_every_item(monkeypatch)
-    reopened = Gallery.open(gallery.path)  # the file holds the exact index: built anew
-    assert reopened.index_kind == "hnsw" and reads == [0]
+    reopened = Gallery.open(gallery.path)  # the checkpoint holds the exact index: built anew
+    assert reopened.index_kind == "hnsw" and reads == [300, 0]
     reopened.rebuild()
-    assert not (gallery.path / "index.npz").exists()  # its vectors changed in place
+    assert not (gallery.path / "index").exists()  # its vectors changed in place
     reopened.close()
     Gallery.open(gallery.path).close()
-    assert reads == [0, 0, 300]
+    assert reads == [300, 0, 0, 300]
+
+
+def test_a_damaged_record_is_refused_once_the_background_check_finds_it(tmp_path, gallery):
+    gallery.close()
+    # a leaf of early items: no read of the open reaches it
+    scribble_over_pages(gallery.path / "record.sqlite", lambda count: [count // 2])
+    reopened = Gallery.open(gallery.path)  # served from the checkpoint while it is checked
+    with pytest.raises(CorruptDataError, match=r"record\.sqlite: the gallery record is damaged"):
+        reopened.verify()
+    for call in (lambda: reopened.search(IMAGES[:1], 1), lambda: reopened.add(IMAGES[:1])):
+        with pytest.raises(CorruptDataError, match="restore it from a backup"):
+            call()
+    snapshot = current_snapshot(gallery.path / "index")
+    reopened.close()
+    assert current_snapshot(gallery.path / "index") == snapshot  # a damaged gallery saves nothing
+    Gallery.open(gallery.path).remove()  # the remedy: build it again
+    assert not gallery.path.exists()

@@ -753,9 +753,9 @@ def gallery_scale_table(results_dir: Path) -> str:
         "memory exact / HNSW",
     ]  # fmt: skip
     names = {
-        "hnsw_saved": "HNSW, read from index.npz",
+        "hnsw_saved": "HNSW, read from its checkpoint",
         "exact_from_record": "exact, built from the record",
-        "exact_saved": "exact, read from index.npz",
+        "exact_saved": "exact, read from its checkpoint",
     }
     reopen_rows = [
         [
@@ -764,12 +764,15 @@ def gallery_scale_table(results_dir: Path) -> str:
             f"{run['peak_rss_mib']:,.0f} MiB",
             f"{run['query_p50_ms']:.2f} / {run['query_p99_ms']:.2f} ms",
             f"{run['recall_at_10']:.3f}" if "recall_at_10" in run else "",
+            f"{run['integrity_checked_s']:.1f} s",
+            f"{run['first_add_s']:.2f} s",
         ]
         for name, run in measured["reopen"].items()
     ]
     reopen_header = [
         f"reopening {measured['size']:,} images", "Gallery.open", "peak memory",
-        "Gallery.search_vectors: p50 / p99", "recall@10 vs exact",
+        "Gallery.search_vectors: p50 / p99", "recall@10 vs exact", "record checked",
+        "first addition",
     ]  # fmt: skip
     growth, disk = measured["growth"], measured["disk"]
     largest = measured["by_size"][-1]
@@ -794,7 +797,7 @@ def gallery_scale_table(results_dir: Path) -> str:
         f"{growth['add_images_per_s']:,} images/s (encoding, augmentation, the record and "
         f"both HNSW graphs); peak memory {growth['peak_rss_mib']:,} MiB; on disk with both "
         f"graphs saved: {disk['total_mib']:,.0f} MiB (record {disk['record_mib']:,.0f} MiB, "
-        f"index file {disk['index_file_mib']:,.0f} MiB)."
+        f"checkpoint {disk['checkpoint_mib']:,.0f} MiB)."
     )
     return (
         markdown_table(header, rows)

@@ -30,8 +30,11 @@ from aesearch_utils.search.neighbours import unit_vectors
 from aesearch_utils.search.vector_index import VectorIndex, make_index
 
 
-def _check(k: int, alpha: float, gallery_size: int) -> None:
-    if not 1 <= k < gallery_size:
+def _check(k: int, alpha: float, gallery_size: int | None) -> None:
+    """``gallery_size``: ``None`` where a ``k`` above it is allowed (query expansion)."""
+    if gallery_size is None and k < 1:
+        raise InvalidInputError(f"k must be at least 1, got {k}")
+    if gallery_size is not None and not 1 <= k < gallery_size:
         raise InvalidInputError(f"k must be between 1 and {gallery_size - 1}, got {k}")
     if alpha < 0:
         raise InvalidInputError(f"alpha must be non-negative, got {alpha}")
@@ -82,9 +85,10 @@ def expanded_queries(
     ``breadth``: an approximate index's search breadth for this search (its own by default).
 
     For a gallery's new items this is database-side augmentation against the items already
-    there: the same weighted mean, with the item as the query.
+    there: the same weighted mean, with the item as the query. Where the index holds fewer
+    than ``k`` vectors, the missing neighbours add nothing.
     """
     queries = unit_vectors(np.asarray(queries, dtype=np.float32))
-    _check(k, alpha, index.count() + 1)
-    ids, distances = index.search(queries, k, breadth)
-    return _weighted_means(queries, index.vectors_of(ids), 1 - distances, alpha)
+    _check(k, alpha, None)
+    _, distances, neighbours = index.search_with_vectors(queries, k, breadth)
+    return _weighted_means(queries, neighbours, 1 - distances, alpha)

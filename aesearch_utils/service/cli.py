@@ -62,7 +62,12 @@ def serve(arguments: argparse.Namespace) -> int:
                 f"build cannot use it: move it away, or choose another --gallery"
             )
         print(f"no gallery yet: building {arguments.gallery} in {default} (first start only) ...")
-        build_registered_gallery(default, arguments.gallery, arguments.vectors_uri).close()
+        try:
+            build_registered_gallery(default, arguments.gallery, arguments.vectors_uri).close()
+        except InvalidInputError:
+            if not (default / "gallery.json").is_file():
+                raise
+            # another process over the same folder (a replica) finished it first: serve that
     app = create_app(settings)
     names = ", ".join(app.state.service.galleries) or "no gallery"
     print(f"aesearch is serving {names} at http://{arguments.host}:{arguments.port}/", flush=True)

@@ -9,6 +9,9 @@
   ties them to a fitted search pipeline: build, open, search, add, delete.
 - :mod:`~aesearch_utils.store.locking`: one process holds an open gallery folder; a second
   opener is refused rather than left to drift.
+- :mod:`~aesearch_utils.store.milvus_record`: with a Milvus server, the whole record in Milvus
+  instead (:class:`~aesearch_utils.store.gallery.SharedGallery`), so that any number of
+  processes serve one gallery.
 
 The store builds on the search core and never imports the service, the course or the figures.
 """

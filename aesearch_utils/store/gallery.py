@@ -5,8 +5,13 @@ On disk a gallery is one folder::
     gallery.json       id, image shape, class names, format, title, owner (a tenant), visibility
     pipeline/          the encoder, its weights and the whitening (SearchPipeline.save)
     record.sqlite      every item: id, label, image, vectors (SQLite, WAL)
-    index.npz          the embedded indexes as last saved, with the record's high-water mark
+    index/             the embedded indexes as last saved, with the record's high-water marks
     open.lock          held by the one process that has it open (store.locking)
+
+A gallery built with a Milvus server's URI keeps its whole record in Milvus
+instead (:class:`SharedGallery`, :mod:`aesearch_utils.store.milvus_record`):
+its folder holds ``gallery.json`` and ``pipeline/`` only, and any number of
+processes open it at once.
 
 Searching encodes the query with the pipeline and searches the gallery's
 vector index (:mod:`aesearch_utils.search.vector_index`: FAISS in memory,
@@ -35,14 +40,19 @@ indexes: the pipeline's own re-ranking, not a copy of it.
 **Reopening a large gallery.** Filling FAISS from the record reads every row
 out of SQLite, and an HNSW graph of a million items then takes minutes to
 build. :meth:`Gallery.checkpoint` (after a build, on :meth:`Gallery.close`,
-and when the service stops) saves the embedded indexes to ``index.npz`` with
-the record's next id; a reopen reads that file and replays only what came
-later: the record's items from that id on are added, and the ids that the
-record no longer has are removed. A missing file, or one saved for another
-index kind, is rebuilt from the record; an unreadable one, or one that does
-not hold exactly the record's items after the replay, too, with a warning:
-never served wrong. :meth:`Gallery.rebuild` deletes the file first, since it
-changes vectors in place.
+and when the service stops) saves the embedded indexes and every item's label
+(:mod:`aesearch_utils.store.checkpoint`) with the record's high-water marks:
+its next id and the next place in its log of deletions. A reopen reads the
+searched index and the labels and replays only what came later: the record's
+items from that id on are added, the ids deleted since are removed. The
+index of the vectors before augmentation is read the same way at the first
+change, since only changes need it. A missing checkpoint, or one saved for
+another index kind, is rebuilt from the record; an unreadable one, or one that
+does not hold exactly the record's items after the replay, too, with a
+warning: never served wrong. :meth:`Gallery.rebuild` deletes it first, since
+it changes vectors in place. The record's integrity check runs in the
+background (:class:`~aesearch_utils.store.record.IntegrityCheck`): a gallery
+serves at once, and refuses every call once the check finds damage.
 """
 
 from __future__ import annotations
@@ -53,7 +63,6 @@ import shutil
 import threading
 import uuid
 import warnings
-import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -71,17 +80,25 @@ from aesearch_utils.errors import (
     DataNotFoundError,
     InvalidInputError,
 )
-from aesearch_utils.io import write_atomically, write_json
+from aesearch_utils.io import write_json
 from aesearch_utils.search.encoders import check_images, encode_images
 from aesearch_utils.search.index import SearchResult
 from aesearch_utils.search.neighbours import check_k, check_vectors
 from aesearch_utils.search.pipeline import SearchPipeline
 from aesearch_utils.search.registry import features_encoder, pipeline_recipe
 from aesearch_utils.search.reranking import expanded_queries
-from aesearch_utils.search.vector_index import VectorIndex, make_index, restore_index
-from aesearch_utils.search.vector_index.milvus import MilvusIndex
+from aesearch_utils.search.vector_index import VectorIndex, make_index
+from aesearch_utils.search.vector_index.milvus import MAX_K, MilvusIndex, is_server
+from aesearch_utils.store.checkpoint import FOLDER as CHECKPOINT_FOLDER
+from aesearch_utils.store.checkpoint import (
+    Checkpoint,
+    read_checkpoint,
+    remove_checkpoint,
+    save_checkpoint,
+)
 from aesearch_utils.store.locking import FolderLock
-from aesearch_utils.store.record import NO_LABEL, GalleryRecord
+from aesearch_utils.store.milvus_record import MilvusRecord
+from aesearch_utils.store.record import NO_LABEL, GalleryRecord, IntegrityCheck
 from aesearch_utils.store.tenants import ADMIN, check_tenant_name
 
 GALLERY_FORMAT_VERSION = 1
@@ -91,10 +108,6 @@ vector: in results/gallery_scale.json exact search answers one query within the 
 10,000 items, near it at 100,000 and far above it at 1,000,000, while HNSW answers within it at
 every size; below 100,000 exact search costs little and loses nothing."""
 MILVUS_INDEX_TYPES = {"exact": "FLAT", "hnsw": "HNSW", "ivf": "IVF_FLAT"}
-INDEX_FILE = "index.npz"
-INDEX_FILE_FORMAT = 1
-INDEX_PARTS = ("vectors", "base")
-"""The searched vectors, and the vectors before augmentation (new items' neighbours)."""
 VISIBILITIES = ("public", "private")
 """``public``: anyone may search it and see its images; ``private``: only its owner."""
 
@@ -188,8 +201,8 @@ class Gallery:
         path: Path,
         description: dict[str, Any],
         pipeline: SearchPipeline,
-        record: GalleryRecord,
-        lock: FolderLock,
+        record: GalleryRecord | MilvusRecord,
+        lock: FolderLock | None,
         vectors_uri: str | None = None,
     ) -> None:
         self.path = path
@@ -206,79 +219,135 @@ class Gallery:
         self.record = record
         self._folder_lock = lock
         self.vectors_uri = vectors_uri
+        self._labels: dict[int, int] = {}
+        self.index_kind = "exact"
+        """What the gallery searches: ``exact``, ``hnsw`` or ``ivf`` (Milvus)."""
         self._lock = ReadWriteLock()
         self._closed = False
+        self._damage: CorruptDataError | None = None
+        """What the background integrity check found wrong with the record, if anything."""
         self._stale: set[int] = set()
         """Ids the indexes may still hold that the record does not (a removal that failed)."""
-        self._stale_lock = threading.Lock()
-        ids, labels = record.read_labels()
-        self._labels = dict(zip(ids.tolist(), labels.tolist(), strict=True))
-        self.index_kind = gallery_index_kind(
-            config.settings().gallery_index, len(ids), bool(vectors_uri)
-        )
-        """What the gallery searches: ``exact``, ``hnsw`` or ``ivf`` (Milvus)."""
-        restored = None if vectors_uri else self._restored_indexes(ids)
-        if restored is not None:
-            self._index, self._base_index = restored
-        else:
-            items = record.read_all()
-            self._index = self._filled_index("vectors", items.ids, items.vectors)
-            self._base_index = self._filled_index("base", items.ids, items.base)
+        self._refill_due = False
+        """Whether the Milvus collections may lag the record (a rebuild that failed midway)."""
+        self._repair_lock = threading.Lock()
+        self._base: VectorIndex | None = None
+        """The vectors before augmentation: ``None`` until first needed (:meth:`_base_index`)."""
+        self._base_lock = threading.Lock()
+        self._checkpoint: Checkpoint | None = None
+        """The checkpoint the searched index was read from, until the base index is read too."""
+        self._saved = False
+        """Whether the checkpoint on disk holds exactly what the indexes hold."""
+        self._attach()
 
-    def _restored_indexes(self, ids: np.ndarray) -> tuple[VectorIndex, VectorIndex] | None:
-        """The indexes saved by :meth:`checkpoint`, brought up to the record (see the module);
-        ``None`` where they must be built from the record."""
-        path = self.path / INDEX_FILE
-        if not path.is_file():
-            return None
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                meta = json.loads(str(stored["meta"]))
-                if (meta["format"], meta["kind"]) != (INDEX_FILE_FORMAT, self.index_kind):
-                    return None  # another index was chosen since: not damage
-                saved_for = (meta["gallery"], meta["dim"])
-                if (
-                    saved_for != (self.id, self.record.dim)
-                    or meta["next_id"] > self.record.next_id()
-                ):
-                    raise CorruptDataError(
-                        "it was saved for another gallery, or for a later state of this one's "
-                        "record (a record restored from a backup)"
-                    )
-                states = {
-                    part: {
-                        name.removeprefix(f"{part}_"): stored[name]
-                        for name in stored.files
-                        if name.startswith(f"{part}_")
-                    }
-                    for part in INDEX_PARTS
-                }
-            indexes = [
-                restore_index(self.index_kind, states[part], self.record.dim, "cosine",
-                              **meta["options"] | self._search_options())
-                for part in INDEX_PARTS
-            ]  # fmt: skip
-        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile,
-                CorruptDataError) as error:  # fmt: skip
-            warnings.warn(
-                f"{path} cannot be read ({type(error).__name__}: {error}): building the "
-                "gallery's index from its record instead",
-                stacklevel=3,
+    def _attach(self) -> None:
+        """Make the indexes ready to search (a subclass keeps its record elsewhere)."""
+        self._open_indexes()
+        # started once the gallery can serve: its reads of the whole record would slow the open
+        self._integrity = IntegrityCheck(self.record.path, self._found_damage)
+
+    def _open_indexes(self) -> None:
+        """The labels, the index kind and the searched index: from the checkpoint, brought up
+        to the record, where it has one that can be read (see the module); else from the
+        record (and the base index with them)."""
+        checkpoint = None if self.vectors_uri else self._read_checkpoint()
+        if checkpoint is not None:
+            later = self.record.read_all(first_id=checkpoint.meta["next_id"])
+            deleted = self.record.deleted_since(checkpoint.meta["next_deletion"])
+            labels = dict(zip(checkpoint.ids.tolist(), checkpoint.labels.tolist(), strict=True))
+            labels.update(zip(later.ids.tolist(), later.labels.tolist(), strict=True))
+            for item in deleted.tolist():
+                labels.pop(item, None)
+            self._labels = labels
+            self.index_kind = gallery_index_kind(
+                config.settings().gallery_index, len(labels), milvus=False
             )
-            return None
-        later = self.record.read_all(first_id=meta["next_id"])
-        for index, vectors in zip(indexes, (later.vectors, later.base), strict=True):
-            index.remove(np.setdiff1d(index.ids(), ids, assume_unique=True))
-            index.add(later.ids, vectors)
-            if index.count() != len(ids):
-                warnings.warn(
-                    f"{path} holds {index.count()} items after replaying the record's later "
-                    f"changes, the record {len(ids)}: building the gallery's index from its "
-                    "record instead",
-                    stacklevel=3,
-                )
+            if checkpoint.meta["kind"] == self.index_kind:  # else another was chosen since
+                index = self._replayed(checkpoint, "vectors", later.ids, later.vectors, deleted)
+                if index is not None:
+                    self._index, self._checkpoint = index, checkpoint
+                    self._saved = not len(later.ids) and not len(deleted)
+                    return
+        items = self.record.read_all()
+        self._labels = dict(zip(items.ids.tolist(), items.labels.tolist(), strict=True))
+        self.index_kind = gallery_index_kind(
+            config.settings().gallery_index, len(items.ids), bool(self.vectors_uri)
+        )
+        self._index = self._filled_index("vectors", items.ids, items.vectors)
+        self._base = self._filled_index("base", items.ids, items.base)
+
+    def _read_checkpoint(self) -> Checkpoint | None:
+        """The gallery's checkpoint if it has one that belongs to it and to this record."""
+        next_id, next_deletion = self.record.next_id(), self.record.next_deletion()
+        try:
+            checkpoint = read_checkpoint(self.path)
+            if checkpoint is None:
                 return None
-        return indexes[0], indexes[1]
+            meta = checkpoint.meta
+            if (
+                (meta["gallery"], meta["dim"]) != (self.id, self.record.dim)
+                or meta["next_id"] > next_id
+                or meta["next_deletion"] > next_deletion
+            ):
+                raise CorruptDataError(
+                    "it was saved for another gallery, or for a later state of this one's "
+                    "record (a record restored from a backup)"
+                )
+        except (CorruptDataError, KeyError, TypeError) as error:
+            self._warn_rebuilding(f"cannot be read ({type(error).__name__}: {error})")
+            return None
+        return checkpoint
+
+    def _replayed(
+        self,
+        checkpoint: Checkpoint,
+        part: str,
+        later_ids: np.ndarray,
+        later_vectors: np.ndarray,
+        deleted: np.ndarray,
+    ) -> VectorIndex | None:
+        """The checkpoint's index of ``part`` with the record's later changes; ``None`` (with a
+        warning) when it cannot be read or then does not hold the record's items."""
+        try:
+            index = checkpoint.index(part, **self._search_options())
+        except (OSError, ValueError, KeyError, TypeError, CorruptDataError) as error:
+            self._warn_rebuilding(f"cannot be read ({type(error).__name__}: {error})")
+            return None
+        index.remove(deleted)
+        index.add(later_ids, later_vectors)
+        if index.count() != len(self._labels):
+            self._warn_rebuilding(
+                f"holds {index.count()} items in {part} after replaying the record's later "
+                f"changes, the record {len(self._labels)}"
+            )
+            index.close()
+            return None
+        return index
+
+    def _warn_rebuilding(self, problem: str) -> None:
+        warnings.warn(
+            f"{self.path / CHECKPOINT_FOLDER} {problem}: building the gallery's index from its "
+            "record instead",
+            stacklevel=4,
+        )
+
+    def _base_index(self) -> VectorIndex:
+        """The index of the vectors before augmentation. A gallery opened from its checkpoint
+        reads it at the first change (an addition's neighbours, a deletion, a save), never
+        for a search; every change asks for it before changing anything, so the record it is
+        replayed from is still the record the searched index was brought up to."""
+        with self._base_lock:
+            if self._base is None:
+                checkpoint = self._checkpoint
+                assert checkpoint is not None
+                later = self.record.read_all(first_id=checkpoint.meta["next_id"])
+                deleted = self.record.deleted_since(checkpoint.meta["next_deletion"])
+                self._base = self._replayed(checkpoint, "base", later.ids, later.base, deleted)
+                if self._base is None:
+                    items = self.record.read_all()
+                    self._base = self._filled_index("base", items.ids, items.base)
+                self._checkpoint = None
+            return self._base
 
     def _search_options(self) -> dict[str, int]:
         """The setting of how widely an HNSW graph is searched (not saved with it)."""
@@ -287,40 +356,49 @@ class Gallery:
         return {"ef_search": config.settings().gallery_ef_search}
 
     def checkpoint(self) -> None:
-        """Save the embedded indexes beside the record, with its high-water mark, so that the
-        next :meth:`open` reads them instead of building them (see the module). A gallery whose
-        vectors are in Milvus has nothing to save."""
+        """Save the embedded indexes beside the record, with its high-water marks, so that the
+        next :meth:`open` reads them instead of building them (see the module); nothing to do
+        when the saved ones are current. A gallery whose vectors are in Milvus has nothing to
+        save."""
         if self.vectors_uri:
             return
-        with self._lock.writing():  # no change between the mark and the indexes' states
+        with self._lock.writing():  # no change between the marks and the indexes' states
             self._check_open()
             self._save_indexes()
 
     def _save_indexes(self) -> None:
-        """Write ``index.npz`` (the caller holds the write lock)."""
-        self._forget_stale()  # what a failed removal left in the indexes is not saved
+        """Write the checkpoint unless it is current (the caller holds the write lock)."""
+        if self._saved:
+            return
+        self._repair()  # what a failed removal left in the indexes is not saved
         meta = {
-            "format": INDEX_FILE_FORMAT,
             "kind": self.index_kind,
             "options": self._index.options(),
             "gallery": self.id,
             "dim": self.record.dim,
             "next_id": self.record.next_id(),
+            "next_deletion": self.record.next_deletion(),
         }
-        arrays = {"meta": np.array(json.dumps(meta))}
-        for part, index in zip(INDEX_PARTS, (self._index, self._base_index), strict=True):
-            arrays |= {f"{part}_{name}": array for name, array in index.state().items()}
+        ids = np.fromiter(self._labels, dtype=np.int64, count=len(self._labels))
+        labels = np.fromiter(self._labels.values(), dtype=np.int64, count=len(self._labels))
+        indexes = {"vectors": self._index, "base": self._base_index()}
+        save_checkpoint(self.path, meta, ids, labels, indexes)
+        self._saved = True
 
-        def write(temporary: Path) -> None:
-            with open(temporary, "wb") as handle:
-                np.savez(handle, **arrays)
+    def _found_damage(self, error: CorruptDataError) -> None:
+        self._damage = error
 
-        write_atomically(self.path / INDEX_FILE, write)
+    def verify(self) -> None:
+        """Wait for the integrity check of the record that opening started; raise
+        :class:`CorruptDataError` if it found damage (every call raises it from then on)."""
+        self._integrity.wait()
 
-    def _filled_index(self, part: str, ids: np.ndarray, vectors: np.ndarray) -> VectorIndex:
+    def _filled_index(
+        self, part: str, ids: np.ndarray, vectors: np.ndarray, refill: bool = False
+    ) -> VectorIndex:
         """An index holding exactly the record's items: FAISS is filled anew; a Milvus
-        collection that lags the record (a crash between the two) or has another index type
-        is refilled from it."""
+        collection that lags the record (a crash between the two), has another index type, or
+        (``refill``) may hold other vectors, is refilled from it."""
         if not self.vectors_uri:
             index = make_index(self.index_kind, self.record.dim, "cosine", **self._search_options())
             index.add(ids, vectors)
@@ -332,7 +410,7 @@ class Gallery:
             "token": config.settings().milvus_token,
         }
         index = MilvusIndex(self.vectors_uri, collection, self.record.dim, **arguments)
-        if index.count() != len(ids) or index.held_index_type != index.index_type:
+        if refill or index.count() != len(ids) or index.held_index_type != index.index_type:
             index.drop()
             index = MilvusIndex(self.vectors_uri, collection, self.record.dim, **arguments)
             index.add(ids, vectors)
@@ -395,15 +473,35 @@ class Gallery:
             "class_names": list(class_names),
             "dim": int(base.shape[1]),
         }
+        shared = bool(vectors_uri) and is_server(vectors_uri)
+        if shared:
+            description["record"] = "milvus"
         building = path.parent / f".building-{path.name}-{uuid.uuid4().hex[:8]}"
         building.mkdir(parents=True)
+        record: GalleryRecord | MilvusRecord | None = None
         try:
             pipeline.save(building / "pipeline", include_index=False)
-            record = GalleryRecord(building / "record.sqlite", base.shape[1], images.shape[1:])
+            if shared:
+                assert vectors_uri is not None
+                record = SharedGallery.new_record(vectors_uri, description, kind)
+            else:
+                record = GalleryRecord(building / "record.sqlite", base.shape[1], images.shape[1:])
             record.add(np.arange(len(images)), labels, images, base, vectors)
             record.close()
             write_json(building / "gallery.json", description)
-            building.rename(path)
+            try:
+                building.rename(path)
+            except OSError:
+                if not path.exists():
+                    raise
+                raise InvalidInputError(  # another process built one there meanwhile
+                    f"{path} already exists: choose another folder, or delete it"
+                ) from None
+        except BaseException:
+            if isinstance(record, MilvusRecord):  # made for this build alone: nobody reads it
+                with suppress(Exception):
+                    record.drop()
+            raise
         finally:
             shutil.rmtree(building, ignore_errors=True)
         gallery = cls.open(path, vectors_uri)
@@ -423,12 +521,13 @@ class Gallery:
             raise CorruptDataError(
                 f"{path / 'gallery.json'}: not a gallery description ({error}); build it again"
             ) from None
+        if description.get("record") == "milvus":
+            return SharedGallery.open_shared(path, description, vectors_uri)
         lock = FolderLock(path)
         record = None
         try:
             pipeline = SearchPipeline.open(path / "pipeline")
             record = GalleryRecord(path / "record.sqlite", dim, image_shape)
-            record.check_integrity()
             return cls(path, description, pipeline, record, lock, vectors_uri)
         except BaseException:
             if record is not None:
@@ -442,26 +541,34 @@ class Gallery:
         with self._lock.writing():
             if self._closed:
                 return
-            if save and not self.vectors_uri:
+            if save and not self.vectors_uri and self._damage is None:
                 try:
                     self._save_indexes()
                 except Exception as error:  # the record has everything: a reopen rebuilds
                     warnings.warn(
-                        f"{self.path / INDEX_FILE} was not saved ({type(error).__name__}: "
+                        f"{self.path / CHECKPOINT_FOLDER} was not saved ({type(error).__name__}: "
                         f"{error}): the next open builds the gallery's index from its record",
                         stacklevel=2,
                     )
             self._closed = True
-            self._index.close()
-            self._base_index.close()
-            self.record.close()
-            self._folder_lock.release()
+            self._release()
+
+    def _release(self) -> None:
+        """Let go of what the open gallery holds (the caller holds the write lock)."""
+        self._integrity.stop()
+        for index in (self._index, self._base):
+            if index is not None:
+                index.close()
+        self.record.close()
+        assert self._folder_lock is not None
+        self._folder_lock.release()
 
     def remove(self) -> None:
-        """Close the gallery and delete it: its folder, and its vectors in Milvus if there."""
+        """Close the gallery and delete it: its folder, and its vectors in Milvus if there (a
+        damaged gallery too: building it again is the remedy)."""
         with self._lock.writing():
-            self._check_open()
-            for index in (self._index, self._base_index):
+            self._check_open(damaged=True)
+            for index in (self._index, self._base):
                 if isinstance(index, MilvusIndex):
                     index.drop()
         self.close(save=False)
@@ -478,11 +585,15 @@ class Gallery:
             write_json(self.path / "gallery.json", description | {"visibility": visibility})
             self.visibility = visibility
 
-    def _check_open(self) -> None:
+    def _check_open(self, damaged: bool = False) -> None:
+        """Raise unless the gallery is open and (unless ``damaged`` is allowed) its record has
+        not been found damaged."""
         if self._closed:
             raise GalleryClosedError(
                 f"the gallery {self.name!r} is closed: open it again with Gallery.open"
             )
+        if self._damage is not None and not damaged:
+            raise self._damage
 
     # ---- reading ----------------------------------------------------------------------------
 
@@ -505,18 +616,24 @@ class Gallery:
         queries = check_vectors(queries, "query vectors", self.record.dim)
         with self._lock.reading():
             self._check_open()
-            self._forget_stale()
-            if not self._labels:
-                raise InvalidInputError("the gallery is empty: add images before searching")
-            k = check_k(k, len(self._labels))
-            expansion = min(self.pipeline.expansion_k, len(self._labels) - 1)
-            if expansion:
-                queries = expanded_queries(
-                    self._index, queries, expansion, self.pipeline.expansion_alpha
-                )
-            ids, distances = self._index.search(queries, k)
-            labels = np.array([[self._labels[item] for item in row] for row in ids.tolist()])
-        return SearchResult(ids, None, distances, labels.astype(np.int64))
+            self._repair()
+            ids, distances, labels = self._searched(queries, k)
+        return SearchResult(ids, None, distances, labels)
+
+    def _searched(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ``k`` nearest items' ids, distances and labels (the caller holds the read lock)."""
+        count = len(self._labels)
+        if not count:
+            raise InvalidInputError("the gallery is empty: add images before searching")
+        k = check_k(k, count)
+        expansion = min(self.pipeline.expansion_k, count - 1)
+        if expansion:
+            queries = expanded_queries(
+                self._index, queries, expansion, self.pipeline.expansion_alpha
+            )
+        ids, distances = self._index.search(queries, k)
+        labels = np.array([[self._labels[item] for item in row] for row in ids.tolist()])
+        return ids, distances, labels.astype(np.int64)
 
     def image(self, item: int) -> np.ndarray:
         """The stored image of ``item``."""
@@ -545,55 +662,78 @@ class Gallery:
         base = self.encode(images)
         with self._lock.writing():
             self._check_open()
-            ids = np.arange(len(images), dtype=np.int64) + self.record.next_id()
+            self._base_index()  # before the record changes (see there)
             vectors = self._augmented(base)
-            self._forget_stale()
-            self.record.add(ids, labels, images, base, vectors)
-            try:
-                self._index.add(ids, vectors)
-                self._base_index.add(ids, base)
-            except Exception:
-                self.record.delete(ids)  # first: the record is what a reopen serves
-                with suppress(Exception):  # what it could not take out is kept out (stale)
-                    self._remove_from_indexes(ids)
-                raise
-            self._labels.update(zip(ids.tolist(), labels.tolist(), strict=True))
+            self._repair()
+            return self._store(labels, images, base, vectors)
+
+    def _store(
+        self, labels: np.ndarray, images: np.ndarray, base: np.ndarray, vectors: np.ndarray
+    ) -> np.ndarray:
+        """Record new items and index them; their ids (the caller holds the write lock)."""
+        assert isinstance(self.record, GalleryRecord) and self._base is not None
+        ids = np.arange(len(images), dtype=np.int64) + self.record.next_id()
+        self._saved = False
+        self.record.add(ids, labels, images, base, vectors)
+        try:
+            self._index.add(ids, vectors)
+            self._base.add(ids, base)
+        except Exception:
+            self.record.delete(ids)  # first: the record is what a reopen serves
+            with suppress(Exception):  # what it could not take out is kept out (stale)
+                self._remove_from_indexes(ids)
+            raise
+        self._labels.update(zip(ids.tolist(), labels.tolist(), strict=True))
         return ids
 
     def delete(self, ids: Sequence[int]) -> None:
         """Remove items by id; all of them, or none when one is unknown."""
-        ids = [int(item) for item in ids]
-        unknown = [item for item in ids if item not in self._labels]
-        if unknown:
-            raise InvalidInputError(f"no gallery item with id {unknown[:10]}: nothing deleted")
-        ids = np.asarray(ids, dtype=np.int64)
+        ids = np.asarray([int(item) for item in ids], dtype=np.int64)
         with self._lock.writing():
             self._check_open()
-            self._forget_stale()
-            self._index.check_reachable()  # a server that is down: refused, nothing changed
-            self.record.delete(ids)
-            for item in ids.tolist():
-                del self._labels[item]
-            with suppress(BackendUnavailableError):  # down since: durable, and kept out (stale)
-                self._remove_from_indexes(ids)
+            self._remove(ids)
+
+    def _remove(self, ids: np.ndarray) -> None:
+        """Take items out of the record and the indexes (the caller holds the write lock)."""
+        unknown = [item for item in ids.tolist() if item not in self._labels]
+        if unknown:
+            raise InvalidInputError(f"no gallery item with id {unknown[:10]}: nothing deleted")
+        self._base_index()  # before the record changes (see there)
+        self._repair()
+        self._index.check_reachable()  # a server that is down: refused, nothing changed
+        self._saved = False
+        self.record.delete(ids)
+        for item in ids.tolist():
+            del self._labels[item]
+        with suppress(BackendUnavailableError):  # down since: durable, and kept out (stale)
+            self._remove_from_indexes(ids)
 
     def _remove_from_indexes(self, ids: np.ndarray) -> None:
         try:
             self._index.remove(ids)
-            self._base_index.remove(ids)
+            self._base_index().remove(ids)
         except Exception:
-            with self._stale_lock:
+            with self._repair_lock:
                 self._stale.update(ids.tolist())
             raise
 
-    def _forget_stale(self) -> None:
-        """Take out of the indexes what a failed removal left there. Until it is out, searches
-        raise (the service answers 503), never return an item the record no longer has."""
-        with self._stale_lock:
+    def _repair(self) -> None:
+        """Bring the indexes back to the record where a failed change left them: refill the
+        Milvus collections a rebuild left half refilled, take out what a failed removal left.
+        Until that succeeds, searches raise (the service answers 503), never return an item the
+        record no longer has or miss one it has."""
+        with self._repair_lock:
+            if self._refill_due:
+                # the replaced clients are left open: a search in flight may still be using them
+                items = self.record.read_all()
+                self._index = self._filled_index("vectors", items.ids, items.vectors, refill=True)
+                self._base = self._filled_index("base", items.ids, items.base, refill=True)
+                self._stale.clear()
+                self._refill_due = False
             if self._stale:
                 ids = np.fromiter(self._stale, dtype=np.int64)
                 self._index.remove(ids)
-                self._base_index.remove(ids)
+                self._base_index().remove(ids)
                 self._stale.clear()
 
     def rebuild(self) -> None:
@@ -601,8 +741,9 @@ class Gallery:
         its indexes anew."""
         with self._lock.writing():
             self._check_open()
-            self._forget_stale()
-            (self.path / INDEX_FILE).unlink(missing_ok=True)  # its vectors are about to change
+            self._repair()
+            remove_checkpoint(self.path)  # its vectors are about to change
+            self._checkpoint, self._saved = None, False
             items = self.record.read_all()
             k = self.pipeline.expansion_k
             vectors = items.vectors
@@ -610,30 +751,35 @@ class Gallery:
                 self.pipeline.index_kind = augmentation_index(self.index_kind)
                 vectors = self.pipeline.augmented(items.base)
                 self.record.replace_vectors(items.ids, vectors)
-            self._index = self._refilled(self._index, items.ids, vectors)
-            self._base_index = self._refilled(self._base_index, items.ids, items.base)
+            self._index = self._refilled(self._index, "vectors", items.ids, vectors)
+            self._base = self._refilled(self._base, "base", items.ids, items.base)
+            self._refill_due = False
 
-    def _refilled(self, index: VectorIndex, ids: np.ndarray, vectors: np.ndarray) -> VectorIndex:
+    def _refilled(
+        self, index: VectorIndex | None, part: str, ids: np.ndarray, vectors: np.ndarray
+    ) -> VectorIndex:
         if isinstance(index, MilvusIndex):  # the server compacts what it deletes
+            self._refill_due = True  # until both hold the record's vectors again (_repair)
             index.remove(ids)
             index.add(ids, vectors)
             return index
-        refilled = make_index(index.kind, index.dim, index.metric, **index.options())
-        refilled.add(ids, vectors)
-        index.close()
-        return refilled
+        if index is not None:
+            index.close()
+        return self._filled_index(part, ids, vectors)
 
     def _augmented(self, base: np.ndarray) -> np.ndarray:
         """DBA for new items: each averaged with its nearest existing items (see the module)."""
-        k = min(self.pipeline.expansion_k, len(self._labels))
-        if not k:
+        if not self.pipeline.expansion_k:
             return base
-        return expanded_queries(self._base_index, base, k, self.pipeline.expansion_alpha)
+        return expanded_queries(
+            self._base_index(), base, self.pipeline.expansion_k, self.pipeline.expansion_alpha
+        )
 
     def check_reachable(self) -> None:
         """Raise :class:`BackendUnavailableError` if the server holding the vectors is down."""
-        self._index.check_reachable()
-        self._base_index.check_reachable()
+        for index in (self._index, self._base):
+            if index is not None:
+                index.check_reachable()
 
     def info(self) -> dict[str, Any]:
         return {
@@ -648,6 +794,117 @@ class Gallery:
             "view": "faiss" if not self.vectors_uri else "milvus",
             "index": self.index_kind,
         }
+
+
+class SharedGallery(Gallery):
+    """A gallery whose whole record is in Milvus (:mod:`aesearch_utils.store.milvus_record`):
+    any number of processes, on any machines, open it at once and serve the same items.
+
+    What :class:`Gallery` keeps in this process (the labels, the next id, a checkpoint, the
+    folder's lock) is read from the server instead, every read seeing what any process had
+    acknowledged. The folder (``gallery.json`` with ``"record": "milvus"``, ``pipeline/``) is
+    only read. A gallery keeps the Milvus index it was built with; a reopen does not refill.
+    """
+
+    record: MilvusRecord
+
+    @staticmethod
+    def new_record(vectors_uri: str, description: dict[str, Any], kind: str) -> MilvusRecord:
+        """The empty record of a gallery being built, searched with the index ``kind``."""
+        return MilvusRecord(
+            vectors_uri, description["id"], description["dim"], description["image_shape"],
+            MILVUS_INDEX_TYPES[kind], config.settings().milvus_token, create=True,
+        )  # fmt: skip
+
+    @classmethod
+    def open_shared(
+        cls, path: Path, description: dict[str, Any], vectors_uri: str | None
+    ) -> SharedGallery:
+        if not vectors_uri or not is_server(vectors_uri):
+            raise InvalidInputError(
+                f"the gallery {path.name!r} keeps its record on a Milvus server: set "
+                "AESEARCH_VECTORS_URI (or --vectors-uri) to that server's URI"
+            )
+        pipeline = SearchPipeline.open(path / "pipeline")
+        record = MilvusRecord(
+            vectors_uri, description.get("id", ""), description["dim"],
+            description["image_shape"], token=config.settings().milvus_token,
+        )  # fmt: skip
+        return cls(path, description, pipeline, record, None, vectors_uri)
+
+    def _attach(self) -> None:
+        self._index, self._base = self.record.items, self.record.base
+        kinds = {milvus: kind for kind, milvus in MILVUS_INDEX_TYPES.items()}
+        self.index_kind = kinds.get(self.record.items.held_index_type, "exact")
+        setting = config.settings().gallery_index
+        if setting not in ("auto", self.index_kind):
+            warnings.warn(
+                f"the gallery {self.name!r} searches the {self.index_kind} index it was built "
+                f"with, not AESEARCH_GALLERY_INDEX={setting}: a gallery in Milvus keeps its "
+                "index; build it again to change it",
+                stacklevel=4,
+            )
+
+    @property
+    def visibility(self) -> str:
+        """Read from ``gallery.json`` at each use: another process may have changed it, and a
+        gallery made private must be so everywhere at once."""
+        with suppress(OSError, ValueError, AttributeError):
+            description = json.loads((self.path / "gallery.json").read_text(encoding="utf-8"))
+            self._visibility = description.get("visibility", "public")
+        return self._visibility
+
+    @visibility.setter
+    def visibility(self, visibility: str) -> None:
+        self._visibility = visibility
+
+    def _release(self) -> None:
+        self.record.close()
+
+    def verify(self) -> None:
+        """Nothing to wait for: the server checks what it stores."""
+
+    def __len__(self) -> int:
+        return self.record.count()
+
+    def label(self, item: int) -> int | None:
+        label = self.record.labels_of([int(item)]).get(int(item), NO_LABEL)
+        return None if label == NO_LABEL else label
+
+    def _searched(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Two reads: the neighbours that expand the queries, which need not wait for other
+        processes' latest writes, then the search, which sees every write acknowledged before
+        it began, with the labels of what it finds (no count: that would be a third read)."""
+        k = check_k(k, MAX_K)
+        if self.pipeline.expansion_k:
+            queries = expanded_queries(
+                self._index, queries, self.pipeline.expansion_k, self.pipeline.expansion_alpha
+            )
+        ids, distances, labels = self.record.items.search_values(queries, k, "label")
+        found = int((ids >= 0).sum(axis=1).min())  # fewer than k when the gallery is smaller
+        if not found:
+            raise InvalidInputError("the gallery is empty: add images before searching")
+        return (
+            ids[:, :found],
+            distances[:, :found],
+            np.array([row[:found] for row in labels], dtype=np.int64),
+        )
+
+    def _store(
+        self, labels: np.ndarray, images: np.ndarray, base: np.ndarray, vectors: np.ndarray
+    ) -> np.ndarray:
+        ids = self.record.new_ids(len(images))
+        self.record.add(ids, labels, images, base, vectors)
+        return ids
+
+    def _remove(self, ids: np.ndarray) -> None:
+        self.record.delete(ids.tolist())
+
+    def rebuild(self) -> None:
+        raise InvalidInputError(
+            f"the gallery {self.name!r} keeps its record in Milvus, where a rebuild would "
+            "change every item under the other processes' searches: build it again instead"
+        )
 
 
 def _labels(labels: Sequence[int | None] | np.ndarray | None, count: int) -> np.ndarray:

@@ -3,9 +3,19 @@
 Every item is one row: its id, label (or NULL), image (raw uint8 bytes), its
 unit vector before database-side augmentation (``base``, which later
 additions need) and the vector that is searched. An addition or a deletion
-is one transaction: committed whole or not at all. ``synchronous=FULL``
+is one transaction: committed whole or not at all. A deletion also appends
+the ids it removed to a log (``deletions``), so that a saved index can learn
+what went since it was saved without reading every row
+(:meth:`GalleryRecord.deleted_since`). ``synchronous=FULL``
 makes a committed transaction survive a killed process and a power cut: when
 :meth:`GalleryRecord.add` returns, the items are on disk.
+
+A damaged file is never served: a read that meets a damaged page raises
+:class:`~aesearch_utils.errors.CorruptDataError`, and :class:`IntegrityCheck`
+runs SQLite's ``quick_check`` of every page in the background, on a
+connection of its own, so that opening a large gallery does not wait for it
+(the check reads the whole file: seconds at a million items, more when the
+file is not in the page cache).
 
 SQLite, not our own file format: it has done crash-safe transactions for
 twenty years, needs no server, and reads 60,000 rows in a fraction of a
@@ -16,8 +26,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +48,10 @@ CREATE TABLE IF NOT EXISTS items (
     image BLOB NOT NULL,
     base BLOB NOT NULL,
     vector BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deletions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER NOT NULL
 );
 """
 
@@ -76,19 +90,6 @@ class GalleryRecord:
     def close(self) -> None:
         with self._lock:
             self._connection.close()
-
-    def check_integrity(self) -> None:
-        """SQLite's ``quick_check`` of every page: a damaged file is an error, never served."""
-        try:
-            with self._lock:
-                problems = [row[0] for row in self._connection.execute("PRAGMA quick_check")]
-        except sqlite3.DatabaseError as error:
-            problems = [str(error)]
-        if problems != ["ok"]:
-            raise CorruptDataError(
-                f"{self.path}: the gallery record is damaged ({'; '.join(problems[:3])}); "
-                "restore it from a backup or build the gallery again"
-            )
 
     def add(
         self,
@@ -141,38 +142,53 @@ class GalleryRecord:
             if missing:
                 raise InvalidInputError(f"no gallery item with id {missing[:10]}: nothing deleted")
             self._connection.execute(f"DELETE FROM items WHERE id IN ({marks})", ids)
+            self._connection.executemany(
+                "INSERT INTO deletions (id) VALUES (?)", [(item,) for item in ids]
+            )
+
+    def _rows(self, query: str, parameters: Sequence[object] = ()) -> list[tuple]:
+        """The rows of a read; a damaged page is a :class:`CorruptDataError`."""
+        try:
+            with self._lock:
+                return self._connection.execute(query, parameters).fetchall()
+        except sqlite3.DatabaseError as error:
+            raise damaged_record_error(self.path, [str(error)]) from None
 
     def next_id(self) -> int:
         """The first id never used: a deleted item's id is not given out again."""
-        with self._lock:
-            row = self._connection.execute(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'items'"
-            ).fetchone()
-        return 0 if row is None else row[0] + 1
+        return self._next("items")
+
+    def next_deletion(self) -> int:
+        """The place in the deletions log that the next deletion takes."""
+        return self._next("deletions")
+
+    def _next(self, table: str) -> int:
+        rows = self._rows("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,))
+        return rows[0][0] + 1 if rows else 0
+
+    def deleted_since(self, first: int) -> np.ndarray:
+        """The ids deleted from place ``first`` of the deletions log on (see
+        :meth:`next_deletion`), in the order they went."""
+        rows = self._rows("SELECT id FROM deletions WHERE seq >= ? ORDER BY seq", (int(first),))
+        return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
 
     def count(self) -> int:
-        with self._lock:
-            return self._connection.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+        return self._rows("SELECT COUNT(*) FROM items")[0][0]
 
     def image(self, item: int) -> np.ndarray | None:
         """The item's image, ``image_shape`` uint8; ``None`` when there is no such item."""
         if not 0 <= int(item) <= MAX_ID:
             return None
-        with self._lock:
-            row = self._connection.execute(
-                "SELECT image FROM items WHERE id = ?", (int(item),)
-            ).fetchone()
-        if row is None:
+        rows = self._rows("SELECT image FROM items WHERE id = ?", (int(item),))
+        if not rows:
             return None
-        return np.frombuffer(row[0], dtype=np.uint8).reshape(self.image_shape)
+        return np.frombuffer(rows[0][0], dtype=np.uint8).reshape(self.image_shape)
 
     def read_all(self, first_id: int = 0) -> Items:
         """Every item from id ``first_id`` on, by id."""
-        with self._lock:
-            rows = self._connection.execute(
-                "SELECT id, label, base, vector FROM items WHERE id >= ? ORDER BY id",
-                (int(first_id),),
-            ).fetchall()
+        rows = self._rows(
+            "SELECT id, label, base, vector FROM items WHERE id >= ? ORDER BY id", (int(first_id),)
+        )
         ids, labels = _ids_and_labels(rows)
         try:
             base = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float32)
@@ -184,9 +200,7 @@ class GalleryRecord:
 
     def read_labels(self) -> tuple[np.ndarray, np.ndarray]:
         """Every item's id and label (:data:`NO_LABEL` for none), by id; no vectors read."""
-        with self._lock:
-            rows = self._connection.execute("SELECT id, label FROM items ORDER BY id").fetchall()
-        return _ids_and_labels(rows)
+        return _ids_and_labels(self._rows("SELECT id, label FROM items ORDER BY id"))
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -209,3 +223,53 @@ def _ids_and_labels(rows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
         (NO_LABEL if row[1] is None else row[1] for row in rows), dtype=np.int64, count=len(rows)
     )
     return ids, labels
+
+
+def damaged_record_error(path: Path, problems: list[str]) -> CorruptDataError:
+    return CorruptDataError(
+        f"{path}: the gallery record is damaged ({'; '.join(problems[:3])}); "
+        "restore it from a backup or build the gallery again"
+    )
+
+
+class IntegrityCheck:
+    """SQLite's ``quick_check`` of a record, on its own read-only connection, in a thread.
+
+    ``on_damage`` is called with the error if the check finds damage; :meth:`wait` waits for
+    the check and raises that error; :meth:`stop` interrupts a check still running.
+    """
+
+    def __init__(self, path: Path, on_damage: Callable[[CorruptDataError], None]) -> None:
+        self.path = path
+        self._on_damage = on_damage
+        self._error: CorruptDataError | None = None
+        self._connection = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+        )
+        self._thread = threading.Thread(target=self._run, name=f"check {path}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            problems = [row[0] for row in self._connection.execute("PRAGMA quick_check")]
+        except sqlite3.OperationalError as error:
+            if "interrupt" in str(error):
+                return  # stopped: the gallery is closing
+            problems = [str(error)]
+        except sqlite3.DatabaseError as error:
+            problems = [str(error)]
+        finally:
+            self._connection.close()
+        if problems != ["ok"]:
+            self._error = damaged_record_error(self.path, problems)
+            self._on_damage(self._error)
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def stop(self) -> None:
+        with suppress(sqlite3.ProgrammingError):  # closed already: the check has ended
+            self._connection.interrupt()
+        self._thread.join()

@@ -57,6 +57,14 @@ class VectorIndex(Protocol):
         """The stored vectors of ``ids`` (any shape), shaped ``(*ids.shape, dim)``."""
         ...
 
+    def search_with_vectors(
+        self, queries: np.ndarray, k: int, breadth: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`search` with the vectors found, ``(queries, k, dim)``, in one call (one read
+        of a server): what re-ranking averages. A place without a neighbour (id ``-1``) holds
+        a zero vector."""
+        ...
+
     def ids(self) -> np.ndarray:
         """Every id held, in no particular order."""
         ...
@@ -103,6 +111,15 @@ def check_entries(ids: np.ndarray, vectors: np.ndarray, dim: int) -> tuple[np.nd
             f"{len(ids)} ids need vectors of shape ({len(ids)}, {dim}), got {vectors.shape}"
         )
     return ids.astype(np.int64), vectors
+
+
+def found_vectors(index: VectorIndex, ids: np.ndarray) -> np.ndarray:
+    """The vectors of ``ids`` found by a search, zeros where it found none (id ``-1``)."""
+    vectors = np.zeros((*ids.shape, index.dim), dtype=np.float32)
+    held = ids >= 0
+    if held.any():
+        vectors[held] = index.vectors_of(ids[held])
+    return vectors
 
 
 def missing_ids_error(missing: list[int]) -> InvalidInputError:

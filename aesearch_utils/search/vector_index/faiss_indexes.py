@@ -35,6 +35,7 @@ from aesearch_utils.search.neighbours import unit_vectors
 from aesearch_utils.search.vector_index.base import (
     check_entries,
     check_metric,
+    found_vectors,
     missing_ids_error,
 )
 
@@ -103,6 +104,12 @@ class _FaissIndex:
             raise missing_ids_error(sorted(set(flat.tolist()) - set(self.ids().tolist()))) from None
         return vectors.reshape(*np.shape(ids), self.dim)
 
+    def search_with_vectors(
+        self, queries: np.ndarray, k: int, breadth: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ids, distances = self.search(queries, k, breadth)
+        return ids, distances, found_vectors(self, ids)
+
     def _all_ids(self) -> np.ndarray:
         import faiss
 
@@ -129,7 +136,7 @@ class _FaissIndex:
 
         index = cls(dim, metric, **options)
         try:
-            stored = faiss.deserialize_index(np.asarray(state["faiss"], dtype=np.uint8))
+            stored = _deserialized(state["faiss"])
         except (RuntimeError, KeyError) as error:  # FAISS reports a short read as RuntimeError
             first_line = (str(error).strip().splitlines() or [""])[0]
             raise CorruptDataError(
@@ -153,6 +160,24 @@ class _FaissIndex:
 
     def close(self) -> None:
         self._index.reset()
+
+
+def _deserialized(data: np.ndarray) -> Any:
+    """The FAISS index serialised as ``data``, read from it in place, a chunk at a time:
+    ``faiss.deserialize_index`` first copies it whole into a new, zero-filled buffer, which
+    took longer than reading the index itself (a memory-mapped file stays one here)."""
+    import faiss
+
+    view = memoryview(np.ascontiguousarray(data, dtype=np.uint8)).cast("B")
+    position = 0
+
+    def read(size: int) -> bytes:
+        nonlocal position
+        chunk = view[position : position + size].tobytes()
+        position += len(chunk)
+        return chunk
+
+    return faiss.read_index(faiss.PyCallbackIOReader(read))
 
 
 class FlatIndex(_FaissIndex):

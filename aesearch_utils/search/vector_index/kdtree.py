@@ -18,6 +18,7 @@ from aesearch_utils.search.neighbours import unit_vectors
 from aesearch_utils.search.vector_index.base import (
     check_entries,
     check_metric,
+    found_vectors,
     missing_ids_error,
 )
 
@@ -83,6 +84,12 @@ class KDTreeIndex:
         if not found:
             raise missing_ids_error(sorted(set(flat.tolist()) - set(self._ids.tolist())))
         return self._vectors[places].reshape(*np.shape(ids), self.dim)
+
+    def search_with_vectors(
+        self, queries: np.ndarray, k: int, breadth: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ids, distances = self.search(queries, k, breadth)
+        return ids, distances, found_vectors(self, ids)
 
     def ids(self) -> np.ndarray:
         return self._ids.copy()
