@@ -31,5 +31,9 @@ class InvalidInputError(AesearchError, ValueError):
     """An array or argument of the wrong shape, dtype or range."""
 
 
+class EmptyGalleryError(InvalidInputError):
+    """A search of a gallery that holds no image yet."""
+
+
 class BackendUnavailableError(AesearchError, ConnectionError):
     """A server the package relies on (a Milvus server) did not answer: retry once it is back."""

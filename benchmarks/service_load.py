@@ -271,6 +271,7 @@ def main() -> None:
     if not folder.exists():
         build_registered_gallery(folder, arguments.gallery).close()
     gallery = Gallery.open(folder)
+    gallery.verify()  # the record's integrity check, which a fresh open runs in the background
     dataset = gallery.pipeline.metadata.get("dataset", "mnist")
     uploads = [png(image) for image in load_dataset(dataset).x_test[:500]]
     in_process = in_process_rate(gallery, uploads, min(arguments.seconds, 20))

@@ -5,16 +5,20 @@ change another acknowledged. The services listen on 127.0.0.1; every loop is bou
 import io
 import time
 import uuid
+from dataclasses import replace
 
 import httpx
 import numpy as np
 import pytest
 from conftest import png_bytes, start_service
+from fastapi.testclient import TestClient
 from PIL import Image
 
+from aesearch_utils import config
 from aesearch_utils.errors import DataNotFoundError, InvalidInputError
 from aesearch_utils.search import PixelEncoder, SearchPipeline
 from aesearch_utils.search.vector_index.milvus import MilvusIndex
+from aesearch_utils.service.app import create_app
 from aesearch_utils.service.server import free_port
 from aesearch_utils.store import Gallery
 from aesearch_utils.store.gallery import SharedGallery
@@ -138,8 +142,31 @@ def test_two_service_processes_serve_one_gallery(tmp_path, milvus_uri):
                 assert client.get(f"{second}/images/{item}").status_code == 404
             listed = [client.get(f"http://127.0.0.1:{port}/api/galleries").json() for port in ports]
             assert listed[0][0]["items"] == listed[1][0]["items"] == 400
+            assert client.delete(first).status_code == 200  # the other forgets it
+            assert client.get(second).status_code == 404
+            assert client.get(f"http://127.0.0.1:{ports[1]}/api/galleries").json() == []
     finally:
         for server in servers:
             server.kill()
             server.wait(10)
-        Gallery.open(galleries / "toy", milvus_uri).remove()
+        if (galleries / "toy").exists():
+            Gallery.open(galleries / "toy", milvus_uri).remove()
+
+
+def test_the_service_learns_a_shared_gallerys_size_from_its_searches(tmp_path, milvus_uri):
+    """Only the server knows the size: the service asks no count before a search (a count on
+    its event loop held every request up), a k above the size finds what there is, and an
+    empty gallery is a 409 as an embedded one is."""
+    gallery = Gallery.build(tmp_path / "few", pipeline(), IMAGES[:5], LABELS[:5],
+                            vectors_uri=milvus_uri)  # fmt: skip
+    settings = replace(config.settings(), galleries_dir=tmp_path)
+    query = {"image": ("q.png", png_bytes(IMAGES[0]))}
+    with TestClient(create_app(settings, {"few": gallery})) as client:
+        found = client.post("/api/galleries/few/search?k=10", files=query)
+        assert found.status_code == 200 and len(found.json()["results"]) == 5
+        assert client.get("/api/galleries/few").json()["items"] == 5
+        for item in range(5):
+            assert client.delete(f"/api/galleries/few/images/{item}").json()["items"] == 4 - item
+        empty = client.post("/api/galleries/few/search?k=3", files=query)
+        assert empty.status_code == 409 and "is empty" in empty.json()["error"]
+    gallery.remove()

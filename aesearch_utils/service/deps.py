@@ -81,8 +81,9 @@ CurrentCaller = Annotated[Caller, Depends(caller)]
 
 
 def visible_galleries(state: ServiceState, who: Caller) -> list[Gallery]:
-    """The galleries ``who`` can search, in the order they are listed."""
-    return [gallery for gallery in state.listed() if who.can_read(gallery)]
+    """The galleries ``who`` can search, in the order they are listed (not one that another
+    process serving the same folder has deleted)."""
+    return [gallery for gallery in state.listed() if who.can_read(gallery) and gallery.exists()]
 
 
 def visible_names(state: ServiceState, who: Caller) -> list[str]:
@@ -91,6 +92,9 @@ def visible_names(state: ServiceState, who: Caller) -> list[str]:
 
 async def readable_gallery(name: str, state: State, who: CurrentCaller) -> Gallery:
     gallery = state.galleries.get(name)
+    if gallery is not None and not gallery.exists():
+        await state.forget_gallery(name)
+        gallery = None
     waiting = state.waiting.get(name)
     if waiting is not None and who.can_read(waiting):
         raise BackendUnavailableError(f"the gallery {name!r} waits for its vectors' server")

@@ -18,7 +18,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from aesearch_utils.errors import AesearchError, BackendUnavailableError, CorruptDataError
+from aesearch_utils.errors import (
+    AesearchError,
+    BackendUnavailableError,
+    CorruptDataError,
+    EmptyGalleryError,
+)
 
 log = logging.getLogger("aesearch.service")
 
@@ -58,6 +63,10 @@ def install_error_handlers(app: FastAPI) -> None:
             f"{RETRY_AFTER_S} s",
             {"Retry-After": str(RETRY_AFTER_S)},
         )
+
+    @app.exception_handler(EmptyGalleryError)
+    async def empty_gallery(request: Request, error: EmptyGalleryError) -> JSONResponse:
+        return error_response(409, str(error))
 
     @app.exception_handler(AesearchError)
     async def project_error(request: Request, error: AesearchError) -> JSONResponse:

@@ -106,11 +106,23 @@ class ServiceState:
 
     async def remove_gallery(self, name: str) -> None:
         """Stop serving the gallery and delete it (its searches in flight finish first)."""
+        await asyncio.to_thread((await self._stop_serving(name)).remove)
+
+    async def forget_gallery(self, name: str) -> None:
+        """Stop serving a gallery whose folder is gone: another process that serves the same
+        galleries folder deleted it."""
+        if name not in self.galleries:  # a request just before this one forgot it
+            return
+        gallery = await self._stop_serving(name)
+        await asyncio.to_thread(gallery.close, save=False)
+        log.info("%s is no longer served: another process deleted it", gallery.path)
+
+    async def _stop_serving(self, name: str) -> Gallery:
         gallery = self.galleries.pop(name)
         batcher = self.batchers.pop(name, None)
         if batcher is not None:
             await batcher.close()
-        await asyncio.to_thread(gallery.remove)
+        return gallery
 
     def start(self) -> None:
         """Called as the app starts serving: an app served again after it stopped (a notebook

@@ -78,6 +78,7 @@ from aesearch_utils.errors import (
     BackendUnavailableError,
     CorruptDataError,
     DataNotFoundError,
+    EmptyGalleryError,
     InvalidInputError,
 )
 from aesearch_utils.io import write_json
@@ -576,6 +577,10 @@ class Gallery:
         self.path.rename(removing)  # the gallery is gone at once, whole; its bytes follow
         shutil.rmtree(removing, ignore_errors=True)
 
+    def exists(self) -> bool:
+        """Whether its folder is still there: a process that shares it may have deleted it."""
+        return (self.path / "gallery.json").is_file()
+
     def set_visibility(self, visibility: str) -> None:
         """Make the gallery ``public`` or ``private`` (written to ``gallery.json`` atomically)."""
         check_visibility(visibility)
@@ -598,6 +603,12 @@ class Gallery:
     # ---- reading ----------------------------------------------------------------------------
 
     def __len__(self) -> int:
+        return len(self._labels)
+
+    @property
+    def known_size(self) -> int | None:
+        """The number of items when this process knows it without asking a server (the
+        service checks ``k`` against it on its event loop); ``None`` when it does not."""
         return len(self._labels)
 
     def search(self, images: np.ndarray, k: int = 10) -> SearchResult:
@@ -624,7 +635,7 @@ class Gallery:
         """The ``k`` nearest items' ids, distances and labels (the caller holds the read lock)."""
         count = len(self._labels)
         if not count:
-            raise InvalidInputError("the gallery is empty: add images before searching")
+            raise EmptyGalleryError(f"the gallery {self.name!r} is empty: add images first")
         k = check_k(k, count)
         expansion = min(self.pipeline.expansion_k, count - 1)
         if expansion:
@@ -867,6 +878,12 @@ class SharedGallery(Gallery):
     def __len__(self) -> int:
         return self.record.count()
 
+    @property
+    def known_size(self) -> None:
+        """Only the server knows: a search says when the gallery is empty, and finds fewer
+        than ``k`` items when it holds fewer."""
+        return None
+
     def label(self, item: int) -> int | None:
         label = self.record.labels_of([int(item)]).get(int(item), NO_LABEL)
         return None if label == NO_LABEL else label
@@ -883,7 +900,7 @@ class SharedGallery(Gallery):
         ids, distances, labels = self.record.items.search_values(queries, k, "label")
         found = int((ids >= 0).sum(axis=1).min())  # fewer than k when the gallery is smaller
         if not found:
-            raise InvalidInputError("the gallery is empty: add images before searching")
+            raise EmptyGalleryError(f"the gallery {self.name!r} is empty: add images first")
         return (
             ids[:, :found],
             distances[:, :found],

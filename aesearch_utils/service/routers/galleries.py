@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
@@ -13,26 +15,35 @@ from aesearch_utils.service.deps import (
     visible_galleries,
 )
 from aesearch_utils.service.schemas import GalleryDeleted, GalleryInfo, VisibilityChange
+from aesearch_utils.store.gallery import Gallery
 
 router = APIRouter(prefix="/api/galleries", tags=["galleries"])
+
+
+async def described(galleries: Iterable[Gallery]) -> list[GalleryInfo]:
+    """Each gallery's description, read in a worker thread: a gallery in Milvus asks the
+    server for its size, which must not hold up the event loop."""
+    return await run_in_threadpool(lambda: [GalleryInfo(**one.info()) for one in galleries])
 
 
 @router.get("")
 async def list_galleries(state: State, who: CurrentCaller) -> list[GalleryInfo]:
     """The galleries this caller can search: every public one, and the caller's own."""
-    return [GalleryInfo(**gallery.info()) for gallery in visible_galleries(state, who)]
+    return await described(visible_galleries(state, who))
 
 
 @router.get("/{name}")
 async def gallery_info(gallery: ReadableGallery) -> GalleryInfo:
-    return GalleryInfo(**gallery.info())
+    (info,) = await described([gallery])
+    return info
 
 
 @router.patch("/{name}")
 async def change_visibility(gallery: OwnedGallery, change: VisibilityChange) -> GalleryInfo:
     """Share a gallery (``public``: anyone may search it) or hide it again (``private``)."""
     await run_in_threadpool(gallery.set_visibility, change.visibility)
-    return GalleryInfo(**gallery.info())
+    (info,) = await described([gallery])
+    return info
 
 
 @router.delete("/{name}")

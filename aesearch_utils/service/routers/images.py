@@ -54,7 +54,7 @@ async def add_image(
     except UnreadableImageError as error:
         raise ServiceError(400, str(error)) from None
     (item,) = await run_in_threadpool(gallery.add, upload.image, [label])
-    return Added(id=int(item), label=label, items=len(gallery))
+    return Added(id=int(item), label=label, items=await run_in_threadpool(len, gallery))
 
 
 @router.delete("/{item}", responses={401: {}, 403: {}, 404: {}})
@@ -63,4 +63,4 @@ async def delete_image(gallery: OwnedGallery, item: ImageId) -> Deleted:
         await run_in_threadpool(gallery.delete, [item])
     except InvalidInputError:
         raise _no_image(item, gallery.name) from None
-    return Deleted(deleted=item, items=len(gallery))
+    return Deleted(deleted=item, items=await run_in_threadpool(len, gallery))

@@ -60,10 +60,11 @@ async def search(
     """The ``k`` gallery images nearest to the uploaded one."""
     if k > state.settings.max_k:
         raise ServiceError(422, f"k: Input should be less than or equal to {state.settings.max_k}")
-    if len(gallery) == 0:
+    size = gallery.known_size  # None: the server's to tell, and the search tells it (409)
+    if size == 0:
         raise ServiceError(409, f"the gallery {gallery.name!r} is empty: add images first")
-    if k > len(gallery):
-        raise ServiceError(400, f"k must be at most the gallery size {len(gallery)}, got {k}")
+    if size is not None and k > size:  # one request's k must not fail its whole batch
+        raise ServiceError(400, f"k must be at most the gallery size {size}, got {k}")
     limit = state.settings.max_upload_bytes
     data = await (read_form_file(image, limit) if image is not None else read_body(request, limit))
     # from the request's first moment: a form is parsed before this function runs

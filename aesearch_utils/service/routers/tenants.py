@@ -10,7 +10,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from aesearch_utils.service.deps import CurrentCaller, State, visible_galleries
-from aesearch_utils.service.schemas import GalleryInfo, TenantAnswer
+from aesearch_utils.service.routers.galleries import described
+from aesearch_utils.service.schemas import TenantAnswer
 
 router = APIRouter(prefix="/api/tenant", tags=["tenants"])
 
@@ -19,5 +20,5 @@ router = APIRouter(prefix="/api/tenant", tags=["tenants"])
 async def current_tenant(state: State, who: CurrentCaller) -> TenantAnswer:
     return TenantAnswer(
         tenant=who.tenant,
-        galleries=[GalleryInfo(**gallery.info()) for gallery in visible_galleries(state, who)],
+        galleries=await described(visible_galleries(state, who)),
     )
