@@ -15,6 +15,7 @@ from aesearch_utils.errors import (
     BackendUnavailableError,
     CorruptDataError,
     DataNotFoundError,
+    EmptyGalleryError,
     InvalidInputError,
 )
 from aesearch_utils.io import current_snapshot
@@ -163,7 +164,7 @@ def test_an_interrupted_transaction_leaves_the_last_good_state(tmp_path, gallery
 
 def test_empty_gallery_search_is_a_clear_error(gallery):
     gallery.delete(range(300))
-    with pytest.raises(InvalidInputError, match="the gallery is empty"):
+    with pytest.raises(EmptyGalleryError, match="the gallery 'toy' is empty: add images"):
         gallery.search(IMAGES[:1])
 
 
