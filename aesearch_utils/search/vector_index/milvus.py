@@ -216,12 +216,12 @@ class MilvusIndex:
             )
         vectors = unit_vectors(vectors)
         for start in range(0, len(ids), self.MAX_BATCH):
-            stop = start + self.MAX_BATCH
+            stop = min(start + self.MAX_BATCH, len(ids))
             rows = [
                 {"id": int(item), "vector": vector.tolist()}
                 | {name: _scalar(column[row]) for name, column in values.items()}
                 for row, item, vector in zip(
-                    range(start, stop), ids[start:stop], vectors[start:stop], strict=False
+                    range(start, stop), ids[start:stop], vectors[start:stop], strict=True
                 )
             ]
             self._call(self._client.insert, data=rows)
