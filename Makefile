@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SMOKE_NOTEBOOKS := build/smoke/notebooks
 
-.PHONY: install run test lint chromium readme screenshot bench lab serve clean
+.PHONY: install run test lint chromium readme screenshot bench lab serve image clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,10 +57,27 @@ bench: $(INSTALLED)
 	$(BIN)/python benchmarks/service_load.py
 	$(BIN)/python benchmarks/store_scale.py
 	$(BIN)/python benchmarks/gallery_scale.py
+	$(BIN)/python benchmarks/container_image.py
 
 # The search service on 127.0.0.1:8000 (builds the mnist-best gallery on first use).
 serve: $(INSTALLED)
 	$(BIN)/aesearch serve
+
+# The service's container image (Containerfile; compose.yaml starts it beside Milvus). Podman by
+# default, CONTAINER=docker works too; BASE_IMAGE: any Debian-slim image with Python >= 3.10.
+CONTAINER ?= podman
+IMAGE ?= aesearch
+BASE_IMAGE ?= python:3.11-slim-bookworm
+CONTAINERFILE ?= Containerfile
+CONTEXT ?= .
+BUILD_FLAGS ?=
+# Podman keeps the HEALTHCHECK only in Docker's image format; a machine whose pip needs its own
+# settings and certificates (a proxy's) lends them to the build, never to the image.
+PODMAN_BUILD := --format docker \
+	$(if $(wildcard /etc/pip.conf),-v /etc/pip.conf:/etc/pip.conf:ro -v /etc/ssl/certs:/etc/ssl/certs:ro)
+image:
+	$(CONTAINER) build --network host $(if $(filter podman,$(notdir $(CONTAINER))),$(PODMAN_BUILD)) \
+		$(BUILD_FLAGS) --build-arg BASE=$(BASE_IMAGE) -t $(IMAGE) -f $(CONTAINERFILE) $(CONTEXT)
 
 lab: $(INSTALLED)
 	$(BIN)/jupyter lab notebooks/

@@ -493,3 +493,27 @@ def test_the_gallery_scale_tables_read_their_results_file_and_judge_the_goals(tm
     measured["reopen"]["hnsw_saved"]["open_s"] = 2.5
     write_json(tmp_path / "gallery_scale.json", measured)
     assert "at most 2 s, **missed** (2.50 s)" in report.gallery_scale_table(tmp_path)
+
+
+def test_the_container_table_reads_its_results_file(tmp_path):
+    write_json(
+        tmp_path / "container_image.json",
+        {"image": {"base": "python:3.11-slim-bookworm", "bytes": 3_550_000_000,
+                   "base_bytes": 130_000_000, "build_s": 181.4, "volume": "/var/lib/aesearch",
+                   "largest_packages_mib": [{"package": "tensorflow", "mib": 1900},
+                                            {"package": "llvmlite", "mib": 170}]},
+         "gallery": "mnist-best",
+         "cold_start": {"runs": [{}, {}, {}], "median_answering_s": 9.04,
+                        "median_first_search_ms": 120.4, "median_restart_s": 11.5},
+         "compose_with_milvus": {"milvus_healthy_s": 7.3, "service_answering_s": 10.2,
+                                 "first_search_ms": 1450.0},
+         "machine": {"cpus": 2, "processor": "x86_64"}},
+    )  # fmt: skip
+    table = report.container_image_table(tmp_path)
+    assert (
+        "The image: 3.55 GB, of which 0.13 GB is its base (`python:3.11-slim-bookworm`), built "
+        "in 181 s without a layer cache; its largest packages: tensorflow 1,900 MiB, llvmlite "
+        "170 MiB. Measured on 2 CPU cores" in table
+    )
+    assert "| `podman run`, `mnist-best` in the volume (median of 3) | 9.0 s | 120 ms |" in table
+    assert "| compose: the service, `mnist-best` in that Milvus | 10.2 s | 1,450 ms |" in table

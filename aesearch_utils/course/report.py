@@ -840,6 +840,38 @@ def gallery_index_costs(results_dir: Path) -> str:
     return markdown_table(header, rows) + f"\n{machine_line(measured['machine'])}\n"
 
 
+def container_image_table(results_dir: Path) -> str:
+    """The front page's summary of ``benchmarks/container_image.py``: the image's size, and how
+    long a container takes to answer."""
+    measured = _read(results_dir, "container_image.json")
+    image, cold, compose = (
+        measured["image"],
+        measured["cold_start"],
+        measured["compose_with_milvus"],
+    )
+    gallery = f"`{measured['gallery']}`"
+    starts = len(cold["runs"])
+    rows = [
+        [f"`podman run`, {gallery} in the volume (median of {starts})",
+         f"{cold['median_answering_s']:.1f} s", f"{cold['median_first_search_ms']:,.0f} ms"],
+        ["`podman restart` of that container (median)", f"{cold['median_restart_s']:.1f} s", ""],
+        ["compose: Milvus (PyPI's server) to healthy", f"{compose['milvus_healthy_s']:.1f} s", ""],
+        [f"compose: the service, {gallery} in that Milvus",
+         f"{compose['service_answering_s']:.1f} s", f"{compose['first_search_ms']:,.0f} ms"],
+    ]  # fmt: skip
+    table = markdown_table(["start", "until /api/health answers", "first search"], rows)
+    largest = ", ".join(
+        f"{package['package']} {package['mib']:,} MiB"
+        for package in image["largest_packages_mib"][:4]
+    )
+    return (
+        f"{table}\nThe image: {image['bytes'] / 1e9:.2f} GB, of which "
+        f"{image['base_bytes'] / 1e9:.2f} GB is its base (`{image['base']}`), built in "
+        f"{image['build_s']:.0f} s without a layer cache; its largest packages: {largest}. "
+        f"{machine_line(measured['machine'])}\n"
+    )
+
+
 TABLES: dict[str, Callable[[Path], str]] = {
     "best_pipelines": best_pipelines_table,
     "benchmark": benchmark_table,
@@ -851,6 +883,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "store_scale": store_scale_table,
     "gallery_scale": gallery_scale_table,
     "gallery_index_costs": gallery_index_costs,
+    "container_image": container_image_table,
     "autoencoders": autoencoders_table,
     "datasets": datasets_table,
     "data_loading": data_loading_table,
