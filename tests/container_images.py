@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -87,15 +86,15 @@ def fill_volume(image: str, volume: str, galleries: Path) -> None:
     )  # fmt: skip
 
 
-def wait_until_answering(port: int, timeout: float, container: str = "") -> float:
-    """Seconds until ``/api/health`` on 127.0.0.1:``port`` answers 200; an error with the
+def wait_until_answering(port: int, timeout: float, container: str = "") -> None:
+    """Return once ``/api/health`` on 127.0.0.1:``port`` answers 200; an error with the
     container's last log lines when it does not within ``timeout``."""
-    started = time.perf_counter()
-    while time.perf_counter() - started < timeout:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2):
-                return time.perf_counter() - started
-        except (OSError, urllib.error.HTTPError):
+                return
+        except OSError:  # refused, reset, or an HTTP error status (HTTPError is an OSError)
             time.sleep(0.1)
     logs = podman("logs", "--tail", "30", container, check=False) if container else ""
     raise AssertionError(f"nothing answered on port {port} within {timeout:.0f} s\n{logs}")
