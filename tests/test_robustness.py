@@ -152,7 +152,7 @@ def test_the_registered_study_measures_only_what_its_record_lacks(tmp_path, monk
         measured.append(row["features"])
         return robustness_rows({row["features"]: 0.75}).to_dict("records")
 
-    monkeypatch.setattr(ablation, "_robustness_rows", measure)
+    monkeypatch.setattr(ablation, "robustness_rows", measure)
     toy = SimpleNamespace(name="toy")  # the measurement, the only user of the images, is faked
     rows = robustness_study("registered", validation_rows(CLEAN_SCORES), toy, None, tmp_path)
     assert measured == ["b:latent"]

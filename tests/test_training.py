@@ -9,7 +9,12 @@ from aesearch_utils.config import project_root
 from aesearch_utils.errors import InvalidInputError
 from aesearch_utils.models import registry
 from aesearch_utils.training import TrainingConfig, benchmark_config, train_autoencoder
-from aesearch_utils.training.loop import MODEL_FORMAT_VERSION, PerturbedBatches, cache_key
+from aesearch_utils.training.loop import (
+    MODEL_FORMAT_VERSION,
+    OPTIONAL_FIELDS,
+    PerturbedBatches,
+    cache_key,
+)
 from aesearch_utils.training.recipes import AUGMENTED_EPOCHS, recipe_names
 
 RNG = np.random.default_rng(0)
@@ -49,6 +54,7 @@ def test_the_same_parameters_load_the_cached_model(tmp_path):
         {"noise": "masking", "noise_level": 0.2},
         {"latent_dim": 5},
         {"augment": True},
+        {"invariance_weight": 1.0},
         {"start_from": TrainingConfig("dense", 4, options={"hidden_units": (16,)}, epochs=1)},
     ],
 )
@@ -92,7 +98,8 @@ def test_other_training_images_change_the_key():
 
 def test_the_settings_added_later_keep_the_keys_of_models_cached_before_them():
     settings = dict(CONFIG.__dict__)
-    del settings["augment"], settings["start_from"]
+    for added in OPTIONAL_FIELDS:
+        del settings[added]
     description = {
         "config": settings,
         "images": [list(IMAGES.shape), "uint8", hashlib.blake2b(IMAGES.data, digest_size=16)

@@ -12,10 +12,10 @@ table into the registered recipe.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,9 @@ from aesearch_utils.search.pipeline import SearchPipeline, post_processing
 from aesearch_utils.search.registry import PipelineRecipe, features_encoder
 from aesearch_utils.search.whitening import principal_axes
 from aesearch_utils.seeding import DEFAULT_SEED
+
+if TYPE_CHECKING:  # Keras loads only when a candidate needs a model
+    from aesearch_utils.training import TrainedAutoencoder
 
 
 @dataclass(frozen=True)
@@ -182,13 +185,15 @@ def whole_study(
     epochs: int | None = None,
     seed: int = DEFAULT_SEED,
     specs: Iterable[str] | None = None,
+    models: Mapping[str, TrainedAutoencoder] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every candidate (``specs``, default: all of ``data``'s dataset) under the whitening grid,
     then each one's best whitening with every re-ranking depth: the (whitening, re-ranking)
-    validation tables."""
+    validation tables. ``models`` (recipe name -> trained model) replaces a recipe's own
+    training, as a study of one recipe's variants needs."""
     encoded = []
     for spec in CANDIDATES[data.name] if specs is None else specs:
-        encoder = features_encoder(spec, data, split.gallery, epochs, seed)
+        encoder = features_encoder(spec, data, split.gallery, epochs, seed, models=models)
         encoded.append(encode_split(encoder, split))
         dims, seconds = encoded[-1].gallery.shape[1], encoded[-1].encode_seconds
         print(f"{spec:<56} {dims:>5} features, {seconds:5.1f} s", flush=True)
@@ -343,7 +348,7 @@ def robustness_study(
     def measured(row: pd.Series) -> pd.Series:
         rows = known[known["dataset"] == data.name] if known is not None else None
         if rows is None or _scores_of(rows, row) is None:
-            rows = pd.DataFrame(_robustness_rows(row, data, split, epochs, seed))
+            rows = pd.DataFrame(robustness_rows(row, data, split, epochs, seed))
             experiment.record(rows.to_dict("records"), results_dir, ROBUSTNESS_FILE, ROBUSTNESS_KEY)
         examined.append(rows[_same_pipeline(rows, row)])
         return _scores_of(rows, row)
@@ -380,10 +385,18 @@ def _recorded_scores(robustness: pd.DataFrame) -> Callable[[pd.Series], pd.Serie
     return recorded
 
 
-def _robustness_rows(
-    row: pd.Series, data: Dataset, split: ValidationSplit, epochs: int | None, seed: int
+def robustness_rows(
+    row: pd.Series,
+    data: Dataset,
+    split: ValidationSplit,
+    epochs: int | None,
+    seed: int,
+    models: Mapping[str, TrainedAutoencoder] | None = None,
 ) -> list[dict[str, Any]]:
-    encoder = features_encoder(row["features"], data, split.gallery, epochs, seed)
+    """Validation precision@10 of ``row``'s pipeline under each query change of
+    :data:`~aesearch_utils.data.perturbations.PERTURBATIONS` (``models`` as in
+    :func:`whole_study`)."""
+    encoder = features_encoder(row["features"], data, split.gallery, epochs, seed, models=models)
     pipeline = SearchPipeline(encoder, **setting_of(row)).fit(split.gallery, split.gallery_labels)
     rows = []
     for change in PERTURBATIONS:

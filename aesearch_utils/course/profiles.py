@@ -53,6 +53,7 @@ SMOKE_OVERRIDES: dict[str, dict[str, Any]] = {
         "VALIDATION_GRID": "all",
     },
     "13_search_service": {**_SMALL_TRAINING, "EPOCHS": 1},
+    "14_beyond_reconstruction": {"TRAIN_SIZE": 2000, "EPOCHS": 1, "DATASET": "mnist", "SHOWN": 500},
 }
 """Per notebook (file name without ``.ipynb``): the parameters the smoke profile changes."""
 

@@ -10,6 +10,7 @@ typed by hand.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import sys
@@ -32,6 +33,12 @@ from aesearch_utils.course.ablation import (
 )
 from aesearch_utils.course.benchmark import CLASSIC_BASELINES, COURSE_MODELS, verdict
 from aesearch_utils.course.machine import machine_line
+from aesearch_utils.course.objectives import (
+    LONGER_FILE,
+    OBJECTIVES_FILE,
+    objective_runs,
+    objective_verdict,
+)
 from aesearch_utils.course.robustness import CLEAN
 from aesearch_utils.course.run import RERUN_TIMES_FILE, TIME_GOALS_MINUTES, TIMES_FILE
 from aesearch_utils.course.seed_reports import reported
@@ -581,6 +588,40 @@ def fine_tuning_table(results_dir: Path) -> str:
     return markdown_table(header, rows) + f"\n{machine_line(measured['machine'])}\n"
 
 
+def objectives_table(results_dir: Path, file_name: str = OBJECTIVES_FILE) -> str:
+    """``benchmarks/objectives.py`` (notebook 14): each training objective's best validation
+    pipeline beside HOG's, its training cost, and notebook 12's robustness rule."""
+    table = objective_runs(results_dir, file_name)
+    rows = [
+        [
+            row.dataset,
+            row.objective,
+            f"{row.invariance_weight:g}" if row.invariance_weight else "",
+            f"{row.train_s:.0f} ({row.epochs})" if row.epochs else "",
+            f"{row.features} → {row.setting}".replace(" | ", " → "),  # a pipe splits a cell
+            f"{row.precision_at_10:.4f}",
+            f"{row.lead_over_hog:+.4f}",
+            f"{row.shift:.4f}",
+            f"{row.rotation:.4f}",
+            "yes" if row.robust else "no",
+        ]
+        for row in table.itertuples()
+    ]
+    header = [
+        "dataset", "objective", "invariance weight", "training s (epochs)",
+        "best validation pipeline", "P@10", "lead over HOG", "shifted", "rotated",
+        "every change >= raw cosine",
+    ]  # fmt: skip
+    machine = json.loads((results_dir / file_name).read_text(encoding="utf-8"))["machine"]
+    return markdown_table(header, rows) + f"\n{machine_line(machine)}\n"
+
+
+def objectives_verdict(results_dir: Path) -> str:
+    """Notebook 12's rule applied to the objectives, per dataset."""
+    table = objective_runs(results_dir)
+    return "".join(f"- {line}\n" for line in objective_verdict(table, results_dir))
+
+
 def _in_catalogue_order(table: pd.DataFrame, *then: str) -> pd.DataFrame:
     order = {name: index for index, name in enumerate(DATASETS)}
     return table.sort_values(
@@ -900,6 +941,9 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "encoder_variants": encoder_variants_table,
     "headline": headline_table,
     "training_speed": training_speed_table,
+    "objectives": objectives_table,
+    "objectives_longer": functools.partial(objectives_table, file_name=LONGER_FILE),
+    "objectives_verdict": objectives_verdict,
 }
 
 

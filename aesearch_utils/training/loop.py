@@ -35,6 +35,7 @@ from aesearch_utils.models import Autoencoder, build_autoencoder
 from aesearch_utils.models.registry import builder_fingerprint
 from aesearch_utils.models.variational import GaussianSample
 from aesearch_utils.seeding import set_seed
+from aesearch_utils.training.invariance import TwoViewAutoencoder
 
 MODEL_FORMAT_VERSION = 1
 
@@ -63,6 +64,26 @@ class TrainingConfig:
     start_from: TrainingConfig | None = None
     """Fine-tuning: start from the weights of this recipe's model, trained (or loaded from the
     cache) on the same images, instead of from a fresh initialisation."""
+    invariance_weight: float = 0.0
+    """Above 0: VICReg's invariance term between two randomly changed views of each image joins
+    the loss (see :mod:`aesearch_utils.training.invariance`)."""
+    reconstruction_weight: float = 1.0
+    """0 with an invariance weight: the encoder learns from the invariance term alone (the
+    reference that is not an autoencoder)."""
+    reconstruct_from: str = "clean"
+    """With an invariance weight: the decoder reconstructs the clean image from the clean image
+    (``clean``) or from each changed view (``views``)."""
+    time_budget_s: float | None = None
+    """Stop training after this many seconds (at the end of a batch), whatever the epochs left:
+    objectives compared on equal budgets."""
+
+
+OPTIONAL_FIELDS = {
+    "augment": False, "start_from": None, "invariance_weight": 0.0,
+    "reconstruction_weight": 1.0, "reconstruct_from": "clean", "time_budget_s": None,
+}  # fmt: skip
+"""Fields added after models were cached, with their defaults: each enters a model's cache key
+only when it differs, so that the models trained before it keep their keys."""
 
 
 @dataclass
@@ -96,10 +117,8 @@ def cache_key(config: TrainingConfig, images: np.ndarray) -> str:
     """A hash of the config and of the training images' bytes and shape."""
     data_hash = hashlib.blake2b(np.ascontiguousarray(images).data, digest_size=16).hexdigest()
     settings = asdict(config)
-    for added in ("augment", "start_from"):
-        if not settings[added]:
-            # a field added after models were cached enters the key only when set, so that the
-            # models trained before it keep their keys
+    for added, default in OPTIONAL_FIELDS.items():
+        if settings[added] == default:
             del settings[added]
     description = {
         "config": settings,
@@ -174,26 +193,42 @@ def train_autoencoder(
     if config.noise:
         inputs_train = add_noise(x_train, config.noise, config.noise_level, seed=config.seed)
         inputs_val = add_noise(x_val, config.noise, config.noise_level, seed=config.seed + 1)
-    if config.augment:
-        inputs_val = random_perturbations(x_val, np.random.default_rng(config.seed + 1))
-        batches = PerturbedBatches(x_train, config.batch_size, config.seed)
-
     variational = is_variational(model)
-    model.autoencoder.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss=config.loss,
-        # a VAE's loss also holds the KL term: log the reconstruction part on its own
-        metrics=[keras.metrics.MeanMetricWrapper(keras.losses.get(config.loss), "reconstruction")]
-        if variational
-        else None,
-    )
+    trained_model, validation = model.autoencoder, (inputs_val, x_val)
+    if config.invariance_weight > 0:
+        if variational:
+            raise InvalidInputError(
+                f"{config.model} is a VAE: the invariance term is for deterministic codes"
+            )
+        trained_model = TwoViewAutoencoder(
+            model.encoder, model.decoder, config.invariance_weight,
+            config.reconstruction_weight, config.reconstruct_from,
+        )  # fmt: skip
+        trained_model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+        inputs = {"x": PerturbedBatches(x_train, config.batch_size, config.seed, views=2)}
+        validation = PerturbedBatches(x_val, config.batch_size, config.seed + 1, views=2)
+    else:
+        model.autoencoder.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate),
+            loss=config.loss,
+            # a VAE's loss also holds the KL term: log the reconstruction part on its own
+            metrics=[
+                keras.metrics.MeanMetricWrapper(keras.losses.get(config.loss), "reconstruction")
+            ]
+            if variational
+            else None,
+        )
+        if config.augment:
+            inputs_val = random_perturbations(x_val, np.random.default_rng(config.seed + 1))
+            validation = (inputs_val, x_val)
+            inputs = {"x": PerturbedBatches(x_train, config.batch_size, config.seed)}
+        else:
+            inputs = {"x": inputs_train, "y": x_train, "batch_size": config.batch_size,
+                      "shuffle": True}  # fmt: skip
     timer = EpochTimer()
-    inputs = {"x": batches} if config.augment else {
-        "x": inputs_train, "y": x_train, "batch_size": config.batch_size, "shuffle": True
-    }  # fmt: skip
-    history = model.autoencoder.fit(
+    history = trained_model.fit(
         **inputs,
-        validation_data=(inputs_val, x_val),
+        validation_data=validation,
         epochs=config.epochs,
         verbose=0,
         callbacks=[
@@ -202,6 +237,7 @@ def train_autoencoder(
             ),
             timer,
             *([KLFromLoss()] if variational else []),
+            *([TimeBudget(config.time_budget_s)] if config.time_budget_s else []),
             EpochLog(config.epochs),
         ],
     )
@@ -220,15 +256,17 @@ def train_autoencoder(
 
 
 class PerturbedBatches(keras.utils.PyDataset):
-    """Training batches of (randomly changed image, clean image), shuffled, new every epoch.
+    """Training batches of (randomly changed image, clean image), shuffled, new every epoch;
+    with ``views=2``, of ((clean image, one changed view, another), clean image), for
+    :class:`~aesearch_utils.training.invariance.TwoViewAutoencoder`.
 
     Each batch's order and changes come from ``(seed, epoch, batch)``, so a run
     is reproducible whatever order Keras asks for the batches in.
     """
 
-    def __init__(self, images: np.ndarray, batch_size: int, seed: int) -> None:
+    def __init__(self, images: np.ndarray, batch_size: int, seed: int, views: int = 1) -> None:
         super().__init__()
-        self.images, self.batch_size, self.seed = images, batch_size, seed
+        self.images, self.batch_size, self.seed, self.views = images, batch_size, seed, views
         self.epoch = 0
         self.order = np.random.default_rng((seed, 0)).permutation(len(images))
 
@@ -239,7 +277,10 @@ class PerturbedBatches(keras.utils.PyDataset):
         rows = np.sort(self.order[batch * self.batch_size : (batch + 1) * self.batch_size])
         clean = self.images[rows]
         changes = np.random.default_rng((self.seed, self.epoch, batch))
-        return random_perturbations(clean, changes), clean
+        if self.views == 1:
+            return random_perturbations(clean, changes), clean
+        views = tuple(random_perturbations(clean, changes) for _ in range(self.views))
+        return (clean, *views), clean
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
@@ -302,6 +343,23 @@ class KLFromLoss(keras.callbacks.Callback):
         for prefix in ("", "val_"):
             if f"{prefix}loss" in logs and f"{prefix}reconstruction" in logs:
                 logs[f"{prefix}kl"] = logs[f"{prefix}loss"] - logs[f"{prefix}reconstruction"]
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training at the end of the first batch past ``seconds`` of training. The epoch's
+    validation pass still runs after it (early stopping needs its loss), so a run's recorded
+    time is the budget plus one validation pass."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if time.perf_counter() - self._start > self.seconds:
+            self.model.stop_training = True
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -35,6 +35,26 @@ within 0.005 of training from scratch for 10 epochs, on every dataset
 (``benchmarks/fine_tuning.py``, ``results/fine_tuning.json``). The plain model is trained
 for the course anyway, so fine-tuning saves the augmented recipe's first epochs."""
 
+OBJECTIVES = {
+    "_invariant": {"reconstruct_from": "clean"},
+    "_augmented_invariant": {"reconstruct_from": "views"},
+    "_vicreg": {"reconstruction_weight": 0.0},
+}
+"""Recipes that add VICReg's invariance term (:mod:`aesearch_utils.training.invariance`) to a
+model of :data:`AUGMENTED_MODELS`: ``<model>_invariant`` reconstructs each clean image from
+itself, ``<model>_augmented_invariant`` from each of its two changed views (the denoising twin),
+and ``<model>_vicreg`` learns from the invariance term alone (the reference that is not an
+autoencoder). Each trains from scratch for :data:`OBJECTIVE_BUDGET_S`, whatever its epochs."""
+INVARIANCE_WEIGHT = 1.0
+"""The invariance term's weight beside a pixel error (see ``TwoViewAutoencoder``): the one of
+0.1, 1 and 10 whose ``conv_fc_transpose_invariant`` had the best validation pipeline on
+Fashion-MNIST (``benchmarks/objectives.py``, ``results/objectives.json``)."""
+OBJECTIVE_BUDGET_S = 150.0
+"""Wall-clock training budget of every objective recipe on 2 cores, so that objectives are
+compared at equal cost rather than equal epochs (a little below the plain recipes' own training time
+on both MNISTs; the number of batches it buys depends on the machine, and the model cache keeps
+the model that was trained)."""
+
 LOSSES = {"vae_dense": "binary_crossentropy", "vae_conv": "binary_crossentropy",
           "vae_gru": "binary_crossentropy"}  # fmt: skip
 """Reconstruction losses that differ from MSE: a VAE's pixels are Bernoulli, as in the seeds."""
@@ -51,6 +71,15 @@ def benchmark_config(
 
     ``epochs`` overrides the model's budget (the smoke profile trains briefly).
     """
+    # the longest suffix first: "_augmented_invariant" also ends with "_invariant"
+    suffixes = sorted(OBJECTIVES, key=len, reverse=True)
+    objective = next((suffix for suffix in suffixes if model_name.endswith(suffix)), None)
+    if objective is not None and model_name in recipe_names():
+        start = benchmark_config(model_name.removesuffix(objective), image_shape, epochs, seed)
+        return dataclasses.replace(
+            start, epochs=100 if epochs is None else epochs, invariance_weight=INVARIANCE_WEIGHT,
+            time_budget_s=OBJECTIVE_BUDGET_S, **OBJECTIVES[objective],
+        )  # fmt: skip
     if model_name.endswith(AUGMENTED) and model_name in recipe_names():
         start = benchmark_config(model_name.removesuffix(AUGMENTED), image_shape, epochs, seed)
         budget = AUGMENTED_EPOCHS if epochs is None else epochs
@@ -69,9 +98,12 @@ def benchmark_config(
 
 
 def recipe_names() -> tuple[str, ...]:
-    """Every name :func:`train_model` takes: the registered models and their augmented
-    recipes."""
-    return (*model_names(), *(f"{model}{AUGMENTED}" for model in AUGMENTED_MODELS))
+    """Every name :func:`train_model` takes: the registered models, their augmented recipes and
+    their objective recipes."""
+    return (
+        *model_names(),
+        *(f"{model}{suffix}" for suffix in (AUGMENTED, *OBJECTIVES) for model in AUGMENTED_MODELS),
+    )
 
 
 def fits(config: TrainingConfig, image_shape: tuple[int, int, int]) -> bool:
