@@ -51,9 +51,9 @@ INVARIANCE_WEIGHT = 1.0
 Fashion-MNIST (``benchmarks/objectives.py``, ``results/objectives.json``)."""
 OBJECTIVE_BUDGET_S = 150.0
 """Wall-clock training budget of every objective recipe on 2 cores, so that objectives are
-compared at equal cost rather than equal epochs (a little below the plain recipes' own training time
-on both MNISTs; the number of batches it buys depends on the machine, and the model cache keeps
-the model that was trained)."""
+compared at equal cost rather than equal epochs (a little below the plain recipes' own training
+time on both MNISTs). The number of batches it buys depends on the machine; the model cache
+keeps the model that was trained."""
 
 LOSSES = {"vae_dense": "binary_crossentropy", "vae_conv": "binary_crossentropy",
           "vae_gru": "binary_crossentropy"}  # fmt: skip
